@@ -1,0 +1,83 @@
+"""Located diagnostics: every problem in a spec points at the text that caused it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Pos:
+    """A place in a spec file; line and column are 1-based, as editors count them."""
+
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    pos: Pos
+    message: str
+    hint: str | None = None
+
+    def format(self) -> str:
+        text = f"{self.pos}: error: {self.message}"
+        return text + (f"\n  hint: {self.hint}" if self.hint else "")
+
+
+class SpecError(Exception):
+    """One or more diagnostics; raised by a pipeline stage once it has found all it can."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = sorted(set(diagnostics), key=lambda d: (d.pos, d.message))
+        super().__init__("\n".join(d.format() for d in self.diagnostics))
+
+    @classmethod
+    def at(cls, pos: Pos, message: str, hint: str | None = None) -> SpecError:
+        return cls([Diagnostic(pos, message, hint)])
+
+
+class Collector:
+    """Gathers diagnostics so a stage can report every error, not only the first.
+
+    The same spec line instantiated many times (a block repeated 20 times) is reported once,
+    with a count, instead of twenty times.
+    """
+
+    def __init__(self) -> None:
+        self._found: dict[Pos, tuple[Diagnostic, int]] = {}
+
+    def error(self, pos: Pos, message: str, hint: str | None = None) -> None:
+        first, count = self._found.get(pos, (Diagnostic(pos, message, hint), 0))
+        self._found[pos] = (first, count + 1)
+
+    def extend(self, err: SpecError) -> None:
+        for d in err.diagnostics:
+            self.error(d.pos, d.message, d.hint)
+
+    def __bool__(self) -> bool:
+        return bool(self._found)
+
+    def raise_if_any(self) -> None:
+        if not self._found:
+            return
+        diagnostics = []
+        for first, count in self._found.values():
+            if count > 1:
+                others = "instance" if count == 2 else "instances"
+                first = Diagnostic(
+                    first.pos, f"{first.message} (and in {count - 1} more {others})", first.hint
+                )
+            diagnostics.append(first)
+        raise SpecError(diagnostics)
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str | None:
+    """A hint naming the closest known word, if one is close enough to be a likely typo."""
+    import difflib
+
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None

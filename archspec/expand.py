@@ -1,0 +1,374 @@
+"""Instantiate blocks with their parameters, unroll repeats and name every op instance.
+
+The result is a flat list of IR nodes in the order written. Names are hierarchical and stable:
+`<block instance>/<branch>/<op>_<n>`, where an unnamed op is numbered per kind within its scope
+(`mixed_6b/branch_1/conv_2` is the third conv of that branch). References (`input`, `inputs`,
+`shortcut`, `residual`, `outputs`) name nodes, never positions; they are looked up in the
+enclosing scopes up to the block instance, whose `input` is the block's input. A reference may
+point forward; cycles that this makes possible are caught by the lint stage.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from archspec import expr, ops
+from archspec.errors import Collector, Pos, did_you_mean
+from archspec.ir import Node, Step
+from archspec.loader import Map
+
+MAX_NODES = 100_000
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A parameter's value and where that value was written (what an error should point at)."""
+
+    value: Any
+    pos: Pos
+
+
+@dataclass(eq=False)
+class Scope:
+    prefix: str
+    parent: Scope | None
+    closed: bool  # a block instance: names inside do not see names outside
+    params: dict[str, Bound] | None = None
+    names: dict[str, str | Ref] = field(default_factory=dict)
+    children: dict[str, Scope] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def full(self, local: str) -> str:
+        return f"{self.prefix}/{local}" if self.prefix else local
+
+    def param_table(self) -> dict[str, Bound]:
+        scope: Scope | None = self
+        while scope is not None and scope.params is None:
+            scope = scope.parent
+        return scope.params if scope is not None and scope.params is not None else {}
+
+    def auto_name(self, kind: str) -> str:
+        while True:
+            candidate = f"{kind}_{self.counts[kind]}"
+            self.counts[kind] += 1
+            if candidate not in self.names:
+                return candidate
+
+    def visible(self) -> list[str]:
+        scope: Scope | None = self
+        seen: list[str] = []
+        while scope is not None:
+            seen.extend(scope.names)
+            scope = None if scope.closed else scope.parent
+        return seen
+
+
+@dataclass(frozen=True, eq=False)
+class Ref:
+    """A written reference to a node, resolved once every name in the spec is known."""
+
+    text: str
+    scope: Scope
+    pos: Pos
+
+
+@dataclass
+class _Pending:
+    name: str
+    op: str
+    inputs: list[str | Ref]
+    attrs: dict[str, Any]
+    pos: Pos
+    attr_pos: dict[str, Pos]
+    owner: tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Expansion:
+    name: str
+    nodes: tuple[Node, ...]
+    outputs: tuple[str, ...]
+    steps: tuple[Step, ...]
+
+
+class _Abandon(Exception):
+    """A step could not be expanded; its error is already collected."""
+
+
+def expand(doc: Map, default_name: str, errors: Collector, input_shape: tuple[int, int, int] | None = None) -> Expansion:
+    return _Expander(doc, errors).run(default_name, input_shape)
+
+
+class _Expander:
+    def __init__(self, doc: Map, errors: Collector):
+        self.doc = doc
+        self.errors = errors
+        self.blocks: Map = doc.get("blocks", Map())
+        self.defaults: Map = doc.get("defaults", Map())
+        self.pending: list[_Pending] = []
+        self.steps: list[Step] = []
+        self.stack: list[str] = []
+        params: Map = doc.get("params", Map())
+        self.globals = {key: Bound(value, params.at(key)) for key, value in params.items()}
+
+    def run(self, default_name: str, input_shape: tuple[int, int, int] | None) -> Expansion:
+        root = Scope("", None, closed=True, params=self.globals)
+        self._add_input(root, input_shape)
+        network = self.doc.get("network")
+        if network is None:
+            self.errors.error(self.doc.pos, "spec has no 'network' (and extends nothing that has one)")
+            return Expansion(default_name, (), (), ())
+        prev: str | Ref = "input"
+        for step in network:
+            try:
+                prev = self._step(step, root, prev, None)
+            except _Abandon:
+                continue
+        written = self.doc.get("outputs")
+        outputs: list[str | Ref] = (
+            [Ref(text, root, written.at(i)) for i, text in enumerate(written)] if written else [prev]
+        )
+        nodes = tuple(self._finish(p) for p in self.pending)
+        resolved = tuple(name for name in (self._resolve(o) for o in outputs) if name)
+        return Expansion(str(self.doc.get("name", default_name)), nodes, resolved, tuple(self.steps))
+
+    def _add_input(self, root: Scope, override: tuple[int, int, int] | None) -> None:
+        spec_input = self.doc.get("input")
+        if spec_input is None:
+            self.errors.error(self.doc.pos, "spec has no 'input'", hint="add input: {shape: [299, 299, 3]}")
+            shape: Any = (1, 1, 1)
+            pos = self.doc.pos
+        else:
+            pos = spec_input.at("shape")
+            shape = override or self._canonical("input", {"shape": spec_input["shape"]}, {"shape": pos})["shape"]
+        root.names["input"] = "input"
+        self.pending.append(_Pending("input", "input", [], {"shape": shape}, pos, {"shape": pos}, ("input", "input")))
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _step(self, step: Map, scope: Scope, prev: str | Ref, owner: tuple[str, str] | None) -> str:
+        source: str | Ref = Ref(step["input"], scope, step.at("input")) if "input" in step else prev
+        if "op" in step:
+            return self._op_step(step, scope, source, owner)
+        if "branches" in step:
+            return self._branches_step(step, scope, source, owner)
+        return self._block_step(step, scope, source, owner)
+
+    def _claim(self, scope: Scope, local: str, pos: Pos) -> str:
+        if local in scope.names:
+            self.errors.error(pos, f"name '{scope.full(local)}' is used twice", hint="give the step its own 'name'")
+            raise _Abandon
+        if len(self.pending) >= MAX_NODES:
+            self.errors.error(pos, f"network expands to more than {MAX_NODES} nodes")
+            raise _Abandon
+        return scope.full(local)
+
+    def _op_step(self, step: Map, scope: Scope, source: str | Ref, owner: tuple[str, str] | None) -> str:
+        op = step["op"]
+        local = step.get("name") or scope.auto_name(op)
+        name = self._claim(scope, local, step.pos)
+        scope.names[local] = name  # claimed even if the attributes are bad, to avoid follow-on errors
+        given, where = self._attrs(op, step, scope)
+        attrs = self._canonical(op, given, where, fallback=step.pos)
+        inputs: list[str | Ref]
+        if op == "concat":
+            inputs = [Ref(text, scope, step["inputs"].at(i)) for i, text in enumerate(step["inputs"])]
+        elif op == "add":
+            residual = Ref(step["residual"], scope, step.at("residual")) if "residual" in step else source
+            inputs = [Ref(step["shortcut"], scope, step.at("shortcut")), residual]
+        else:
+            inputs = [source]
+        self._emit(name, op, inputs, attrs, step.pos, where, owner or (name, op))
+        return name
+
+    def _branches_step(self, step: Map, scope: Scope, source: str | Ref, owner: tuple[str, str] | None) -> str:
+        # A named branches step gets its own namespace (`mixed_3a/branch_0/...`); an unnamed one
+        # puts its branches in the enclosing scope, as a block made of one branches step wants.
+        local = step.get("name") or scope.auto_name("concat")
+        name = self._claim(scope, local, step.pos)
+        owner = owner or (name, "branches")
+        home = scope
+        if "name" in step:
+            home = scope.children[local] = Scope(name, scope, closed=False)
+        outputs: list[str | Ref] = []
+        for branch, steps in step["branches"].items():
+            self._claim(home, branch, step["branches"].key_pos[branch])
+            child = home.children[branch] = Scope(home.full(branch), home, closed=False)
+            out: str | Ref = source
+            for inner in steps:
+                try:
+                    out = self._step(inner, child, out, owner)
+                except _Abandon:
+                    continue
+            home.names[branch] = out
+            outputs.append(out)
+        scope.names[local] = name
+        self._emit(name, "concat", outputs, {}, step.pos, {}, owner)
+        return name
+
+    def _block_step(self, step: Map, scope: Scope, source: str | Ref, owner: tuple[str, str] | None) -> str:
+        block_name = step["block"]
+        block = self.blocks.get(block_name)
+        if block is None:
+            known = list(self.blocks)
+            hint = did_you_mean(block_name, known) or f"blocks defined: {', '.join(known) or 'none'}"
+            self.errors.error(step.at("block"), f"unknown block '{block_name}'", hint)
+            raise _Abandon
+        if block_name in self.stack:
+            chain = " -> ".join([*self.stack, block_name])
+            self.errors.error(step.at("block"), f"block '{block_name}' contains itself: {chain}")
+            raise _Abandon
+        params = self._bind(block, step, scope)
+        repeat = self._count(step, scope)
+        names = step.get("names")
+        if names is not None and len(names) < repeat:  # more is fine: a variant may repeat less
+            self.errors.error(step.at("names"), f"'names' has {len(names)} entries but repeat is {repeat}")
+            raise _Abandon
+        base = step.get("name") or block_name
+        out: str | Ref = source
+        self.stack.append(block_name)
+        try:
+            for index in range(repeat):
+                local = names[index] if names else (f"{base}_{index + 1}" if repeat > 1 else base)
+                full = self._claim(scope, local, step.pos)
+                inner = Scope(full, scope, closed=True, params={**self.globals, **params})
+                inner.names["input"] = out
+                scope.children[local] = inner
+                instance_owner = owner or (full, block_name)
+                for body_step in block["body"]:
+                    try:
+                        out = self._step(body_step, inner, out, instance_owner)
+                    except _Abandon:
+                        continue
+                scope.names[local] = out
+                if owner is None and isinstance(out, str):
+                    self.steps.append(Step(full, block_name, out, step.pos))
+        finally:
+            self.stack.pop()
+        if not isinstance(out, str):
+            raise _Abandon
+        return out
+
+    # -- parameters and attributes --------------------------------------------------------------
+
+    def _bind(self, block: Map, step: Map, scope: Scope) -> dict[str, Bound]:
+        declared: Map = block.get("params", Map())
+        args: Map = step.get("with", Map())
+        bound: dict[str, Bound] = {}
+        for key in args:
+            if key not in declared:
+                hint = did_you_mean(key, list(declared)) or f"parameters: {', '.join(declared) or 'none'}"
+                self.errors.error(args.key_pos[key], f"block '{step['block']}' has no parameter '{key}'", hint)
+                continue
+            bound[key] = Bound(*self._substitute(args[key], args.at(key), scope))
+        global_scope = Scope("", None, closed=True, params=self.globals)
+        for key, default in declared.items():
+            if key in bound:
+                continue
+            if default is None:
+                self.errors.error(step.pos, f"block '{step['block']}' needs parameter '{key}'",
+                                  hint=f"add it under 'with:', e.g. with: {{{key}: ...}}")
+                continue
+            bound[key] = Bound(*self._substitute(default, declared.at(key), global_scope))
+        return bound
+
+    def _count(self, step: Map, scope: Scope) -> int:
+        if "repeat" not in step:
+            return 1
+        value, pos = self._substitute(step["repeat"], step.at("repeat"), scope)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            self.errors.error(pos, f"'repeat' must be a positive integer, got {value!r}")
+            raise _Abandon
+        return value
+
+    def _substitute(self, value: Any, pos: Pos, scope: Scope) -> tuple[Any, Pos]:
+        """A written value with its parameter references replaced, and where the result came from."""
+        if isinstance(value, dict):
+            return {k: self._substitute(v, _at(value, k, pos), scope)[0] for k, v in value.items()}, pos
+        if isinstance(value, list):
+            return [self._substitute(v, pos, scope)[0] for v in value], pos
+        if not expr.is_reference(value):
+            return value, pos
+        table = scope.param_table()
+        name = value[1:]
+        if name in table:  # a bare `$name` keeps the position of the value it stands for
+            return table[name].value, table[name].pos
+        try:
+            return expr.resolve(value, {k: b.value for k, b in table.items()}), pos
+        except expr.ExprError as exc:
+            self.errors.error(pos, str(exc))
+            raise _Abandon from None
+
+    def _attrs(self, op: str, step: Map, scope: Scope) -> tuple[dict[str, Any], dict[str, Pos]]:
+        defaults: Map = self.defaults.get(op, Map())
+        given: dict[str, Any] = {}
+        where: dict[str, Pos] = {}
+        for source in (defaults, step):
+            for key, raw in source.items():
+                if key in ops.WIRING:
+                    continue
+                if key not in ops.OP_ATTRS[op]:
+                    hint = did_you_mean(key, list(ops.OP_ATTRS[op]))
+                    self.errors.error(source.key_pos.get(key, source.pos), f"unknown key '{key}' in {op}", hint)
+                    continue
+                value, pos = self._substitute(raw, source.at(key), scope)
+                if isinstance(value, dict) and isinstance(given.get(key), dict):
+                    value = {**given[key], **value}
+                given[key], where[key] = value, pos
+        return given, where
+
+    def _canonical(self, op: str, given: dict[str, Any], where: dict[str, Pos], fallback: Pos | None = None) -> dict[str, Any]:
+        attrs, problems = ops.canonical_attrs(op, given)
+        for key, message in problems.items():
+            self.errors.error(where.get(key, fallback or self.doc.pos), message)
+        if problems:
+            raise _Abandon
+        return attrs
+
+    # -- output ---------------------------------------------------------------------------------
+
+    def _emit(self, name: str, op: str, inputs: list[str | Ref], attrs: dict[str, Any], pos: Pos,
+              attr_pos: dict[str, Pos], owner: tuple[str, str]) -> None:
+        self.pending.append(_Pending(name, op, inputs, attrs, pos, attr_pos, owner))
+        if owner == (name, op) or owner == (name, "branches"):
+            self.steps.append(Step(name, owner[1], name, pos))
+
+    def _finish(self, p: _Pending) -> Node:
+        inputs = tuple(name for name in (self._resolve(i) for i in p.inputs) if name)
+        return Node(p.name, p.op, inputs, MappingProxyType(p.attrs), p.pos, MappingProxyType(p.attr_pos),
+                    p.owner[0], p.owner[1])
+
+    def _resolve(self, ref: str | Ref, depth: int = 0) -> str | None:
+        if isinstance(ref, str):
+            return ref
+        if depth > 100:
+            self.errors.error(ref.pos, f"reference '{ref.text}' refers to itself")
+            return None
+        head, *rest = ref.text.split("/")
+        scope: Scope | None = ref.scope
+        while scope is not None and head not in scope.names:
+            scope = None if scope.closed else scope.parent
+        if scope is None:
+            hint = did_you_mean(head, ref.scope.visible()) or "a block sees its own nodes and 'input' only"
+            self.errors.error(ref.pos, f"unknown node '{ref.text}'", hint)
+            return None
+        path = [head, *rest]
+        for part in path[:-1]:
+            child = scope.children.get(part)
+            if child is None:
+                self.errors.error(ref.pos, f"'{part}' in '{ref.text}' is not a branch or block instance")
+                return None
+            scope = child
+        entry = scope.names.get(path[-1])
+        if entry is None:
+            hint = did_you_mean(path[-1], list(scope.names))
+            self.errors.error(ref.pos, f"unknown node '{ref.text}'", hint)
+            return None
+        return self._resolve(entry, depth + 1)
+
+
+def _at(value: Any, key: str, fallback: Pos) -> Pos:
+    return value.at(key) if isinstance(value, Map) else fallback

@@ -1,0 +1,39 @@
+"""The IR records: one frozen Node per op instance, and the network-level steps that own them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from archspec.errors import Pos
+
+
+@dataclass(frozen=True, eq=False)
+class Node:
+    """One op instance. `name` is hierarchical and stable (`mixed_6b/branch_1/conv_2`): it becomes
+    a module name and a weight key in the backends. `inputs` keeps the written order, which is the
+    concat order. `block` is the top-level step that owns the node, `block_type` what that step is."""
+
+    name: str
+    op: str
+    inputs: tuple[str, ...]
+    attrs: Mapping[str, Any]
+    pos: Pos
+    attr_pos: Mapping[str, Pos]
+    block: str
+    block_type: str
+
+    def where(self, attr: str) -> Pos:
+        """Where an attribute's value was written (after parameters), else where the op was."""
+        return self.attr_pos.get(attr, self.pos)
+
+
+@dataclass(frozen=True)
+class Step:
+    """A top-level step of the network: the stem, a block instance, a reduction, the head."""
+
+    name: str
+    type: str
+    output: str
+    pos: Pos

@@ -1,0 +1,133 @@
+"""YAML text to a plain tree whose mappings and lists remember where each of their items was written.
+
+Built on the safe YAML loader: only the standard scalar types, no Python object tags. Anchors
+and aliases are allowed, but the expanded size is bounded so that an alias bomb fails fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from archspec.errors import Pos, SpecError
+
+MAX_BYTES = 1_000_000
+MAX_NODES = 200_000
+MAX_DEPTH = 64
+
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class Map(dict[str, Any]):
+    """A YAML mapping with the position of itself, of each key and of each value."""
+
+    pos: Pos
+    key_pos: dict[str, Pos]
+    value_pos: dict[str, Pos]
+
+    def at(self, key: str) -> Pos:
+        return self.value_pos.get(key, self.pos)
+
+
+class Seq(list[Any]):
+    """A YAML sequence with the position of itself and of each item."""
+
+    pos: Pos
+    item_pos: list[Pos]
+
+    def at(self, index: int) -> Pos:
+        return self.item_pos[index] if 0 <= index < len(self.item_pos) else self.pos
+
+
+def position_of(value: Any, fallback: Pos) -> Pos:
+    return value.pos if isinstance(value, (Map, Seq)) else fallback
+
+
+def load_file(path: Path, display: str | None = None) -> Any:
+    name = display or str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SpecError.at(Pos(name, 1, 1), f"cannot read spec: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise SpecError.at(Pos(name, 1, 1), f"spec is {len(data)} bytes; the limit is {MAX_BYTES}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError.at(Pos(name, 1, 1), f"spec is not UTF-8 text ({exc.reason})") from None
+    return load_text(text, name)
+
+
+def load_text(text: str, name: str = "<string>") -> Any:
+    if len(text) > MAX_BYTES:
+        raise SpecError.at(Pos(name, 1, 1), f"spec is {len(text)} characters; limit {MAX_BYTES}")
+    loader = _SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            raise SpecError.at(Pos(name, 1, 1), "spec is empty")
+        return _Converter(name, loader).convert(root, 0)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        pos = Pos(name, mark.line + 1, mark.column + 1) if mark else Pos(name, 1, 1)
+        raise SpecError.at(pos, f"invalid YAML: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise SpecError.at(Pos(name, 1, 1), f"invalid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+
+
+class _Converter:
+    def __init__(self, name: str, loader: yaml.SafeLoader):
+        self.name = name
+        self.loader = loader
+        self.count = 0
+
+    def pos(self, node: yaml.Node) -> Pos:
+        return Pos(self.name, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def convert(self, node: yaml.Node, depth: int) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise SpecError.at(
+                self.pos(node),
+                f"spec expands to more than {MAX_NODES} YAML nodes",
+                hint="anchors and aliases that refer to each other multiply (an 'alias bomb')",
+            )
+        if depth > MAX_DEPTH:
+            raise SpecError.at(self.pos(node), f"spec is nested deeper than {MAX_DEPTH} levels")
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node, depth)
+        if isinstance(node, yaml.SequenceNode):
+            seq = Seq(self.convert(item, depth + 1) for item in node.value)
+            seq.pos = self.pos(node)
+            seq.item_pos = [self.pos(item) for item in node.value]
+            return seq
+        try:
+            return self.loader.construct_object(node)
+        except yaml.constructor.ConstructorError:
+            raise SpecError.at(
+                self.pos(node), f"YAML tag '{node.tag}' is not allowed in a spec"
+            ) from None
+
+    def mapping(self, node: yaml.MappingNode, depth: int) -> Map:
+        out = Map()
+        out.pos, out.key_pos, out.value_pos = self.pos(node), {}, {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise SpecError.at(self.pos(key_node), "YAML merge keys ('<<') are not supported")
+            key = self.convert(key_node, depth + 1)
+            if not isinstance(key, str):
+                raise SpecError.at(self.pos(key_node), f"keys must be strings, not {key!r}")
+            if key in out:
+                raise SpecError.at(
+                    self.pos(key_node),
+                    f"duplicate key '{key}'",
+                    hint=f"first written at line {out.key_pos[key].line}",
+                )
+            out[key] = self.convert(value_node, depth + 1)
+            out.key_pos[key] = self.pos(key_node)
+            out.value_pos[key] = self.pos(value_node)
+        return out

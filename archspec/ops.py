@@ -1,0 +1,170 @@
+"""The closed set of op kinds: their attributes, defaults and the canonical form of each value.
+
+A spec writes attributes loosely (`kernel: 1x7`, `stride: 2`, `bn: false`); the IR holds them in
+one canonical form (`kernel=(1, 7)`, `stride=(2, 2)`, `bn=None`), so every later stage and every
+backend reads a single shape of data. Adding an op kind starts here and in the JSON Schema.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+ACTIVATIONS = ("relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "softmax", "none")
+PADDINGS = ("valid", "same")
+
+
+@dataclass(frozen=True)
+class BatchNorm:
+    """Batch normalisation after a conv. `momentum` is the weight of the newest batch statistic
+    (PyTorch's convention; TensorFlow/Keras momentum is 1 - this). `scale` is gamma, `center` beta."""
+
+    eps: float = 1e-3
+    momentum: float = 0.1
+    scale: bool = True
+    center: bool = True
+
+
+class AttrError(ValueError):
+    """An attribute value that has the right type for the schema but is still unusable."""
+
+
+REQUIRED = object()
+
+# Attributes that connect nodes rather than configure them; the expander resolves these.
+WIRING = {"op", "name", "input", "inputs", "shortcut", "residual"}
+
+OP_ATTRS: dict[str, dict[str, Any]] = {
+    "input": {"shape": REQUIRED},
+    "conv": {
+        "kernel": REQUIRED,
+        "stride": 1,
+        "padding": "same",
+        "filters": REQUIRED,
+        "bias": None,  # None: a bias only when there is no batch norm to absorb it
+        "bn": True,
+        "activation": "relu",
+    },
+    "maxpool": {"kernel": REQUIRED, "stride": 1, "padding": "same"},
+    "avgpool": {"kernel": REQUIRED, "stride": 1, "padding": "same", "include_padding": False},
+    "concat": {},
+    "add": {"scale": 1.0, "activation": "none"},
+    "activation": {"fn": REQUIRED},
+    "dropout": {"rate": REQUIRED},
+    "global_avgpool": {},
+    "flatten": {},
+    "dense": {"units": REQUIRED, "bias": True, "activation": "none"},
+}
+OP_KINDS = tuple(OP_ATTRS)
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise AttrError(f"must be a positive integer, got {value!r}")
+    return value
+
+
+def _pair(value: Any) -> tuple[int, int]:
+    if isinstance(value, str) and (m := re.fullmatch(r"\s*(\d+)\s*x\s*(\d+)\s*", value)):
+        pair = (int(m.group(1)), int(m.group(2)))
+    elif isinstance(value, list) and len(value) == 2:
+        pair = (value[0], value[1])
+    else:
+        pair = (value, value)
+    try:
+        return (_positive_int(pair[0]), _positive_int(pair[1]))
+    except AttrError:
+        raise AttrError(f"must be a positive integer, 'HxW' or [H, W], got {value!r}") from None
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise AttrError(f"must be one of {', '.join(choices)}, got {value!r}")
+        return str(value)
+
+    return check
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise AttrError(f"must be true or false, got {value!r}")
+    return value
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise AttrError(f"must be a number, got {value!r}")
+    return float(value)
+
+
+def _rate(value: Any) -> float:
+    rate = _number(value)
+    if not 0.0 <= rate < 1.0:
+        raise AttrError(f"must be in [0, 1), got {value!r}")
+    return rate
+
+
+def _batch_norm(value: Any) -> BatchNorm | None:
+    if value is False:
+        return None
+    if value is True:
+        return BatchNorm()
+    if not isinstance(value, dict):
+        raise AttrError(f"must be true, false or a mapping of eps, momentum, scale, center; got {value!r}")
+    eps = _number(value.get("eps", BatchNorm.eps))
+    momentum = _number(value.get("momentum", BatchNorm.momentum))
+    if eps <= 0 or not 0.0 <= momentum <= 1.0:
+        raise AttrError(f"needs eps > 0 and momentum in [0, 1], got eps={eps}, momentum={momentum}")
+    scale = _bool(value.get("scale", True))
+    center = _bool(value.get("center", True))
+    return BatchNorm(eps, momentum, scale, center)
+
+
+def _shape(value: Any) -> tuple[int, int, int]:
+    if isinstance(value, str) and (m := re.fullmatch(r"\s*(\d+)\s*x\s*(\d+)\s*x\s*(\d+)\s*", value)):
+        value = [int(g) for g in m.groups()]
+    if not isinstance(value, list) or len(value) != 3:
+        raise AttrError(f"must be [H, W, C] or 'HxWxC', got {value!r}")
+    h, w, c = (_positive_int(v) for v in value)
+    return (h, w, c)
+
+
+NORMALIZE: dict[str, Callable[[Any], Any]] = {
+    "shape": _shape,
+    "kernel": _pair,
+    "stride": _pair,
+    "padding": _choice(PADDINGS),
+    "filters": _positive_int,
+    "units": _positive_int,
+    "bias": _bool,
+    "bn": _batch_norm,
+    "activation": _choice(ACTIVATIONS),
+    "fn": _choice(tuple(a for a in ACTIVATIONS if a != "none")),
+    "include_padding": _bool,
+    "scale": _number,
+    "rate": _rate,
+}
+
+
+def canonical_attrs(op: str, given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Defaults filled in and every value in canonical form; problems per attribute name."""
+    attrs: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    for key, default in OP_ATTRS[op].items():
+        value = given.get(key, default)
+        if value is REQUIRED:
+            problems[key] = f"{op} needs '{key}'"
+            continue
+        if value is None:  # a derived default, settled below
+            attrs[key] = None
+            continue
+        try:
+            attrs[key] = NORMALIZE[key](value)
+        except AttrError as exc:
+            problems[key] = f"'{key}' {exc}"
+    if op in ("conv", "dense") and attrs.get("bias") is None:
+        attrs["bias"] = attrs.get("bn") is None
+    return attrs, problems

@@ -1,0 +1,132 @@
+"""Check a loaded spec file against the JSON Schema and say what is wrong in plain words, where."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError
+
+from archspec.errors import Diagnostic, Pos, did_you_mean
+from archspec.loader import Map, Seq
+
+SCHEMA_PATH = Path(__file__).parent / "schema" / "spec.schema.json"
+
+
+@cache
+def schema() -> dict[str, Any]:
+    with SCHEMA_PATH.open(encoding="utf-8") as f:
+        result: dict[str, Any] = json.load(f)
+    return result
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(schema())
+
+
+def validate(tree: Any, file_pos: Pos) -> list[Diagnostic]:
+    """Every schema violation in one file's tree, each at the YAML position it concerns."""
+    if not isinstance(tree, Map):
+        return [Diagnostic(position_of(tree, file_pos), "a spec must be a YAML mapping at the top")]
+    found = []
+    for error in _validator().iter_errors(tree):
+        found.extend(_explain(error, tree))
+    return found
+
+
+def position_of(value: Any, fallback: Pos) -> Pos:
+    return value.pos if isinstance(value, (Map, Seq)) else fallback
+
+
+def _locate(tree: Map, path: list[Any]) -> tuple[Any, Pos, str]:
+    """The container holding the last path element, the element's position, and its key name."""
+    node: Any = tree
+    pos, key = tree.pos, ""
+    for step in path:
+        if isinstance(node, Map):
+            pos, key = node.at(step), str(step)
+        elif isinstance(node, Seq):
+            pos = node.at(step)
+        node = node[step]
+    return node, pos, key
+
+
+def _what(key: str, instance: Any) -> str:
+    """How to call the value in a message: by its key, or by what it holds."""
+    if key:
+        return f"'{key}'"
+    if isinstance(instance, dict) and isinstance(instance.get("op"), str):
+        return f"this {instance['op']} step"
+    return "this item"
+
+
+def _explain(error: ValidationError, tree: Map) -> list[Diagnostic]:
+    instance, pos, key = _locate(tree, list(error.absolute_path))
+    kind, schema_here = error.validator, error.schema
+    described = isinstance(schema_here, dict) and schema_here.get("description")
+    if kind == "additionalProperties" and isinstance(instance, Map):
+        allowed = list(schema_here.get("properties", {}))
+        owner = f"in {instance['op']}" if isinstance(instance.get("op"), str) else "here"
+        return [
+            Diagnostic(
+                instance.key_pos.get(extra, pos),
+                f"unknown key '{extra}' {owner}",
+                did_you_mean(extra, allowed) or f"allowed keys: {', '.join(allowed)}",
+            )
+            for extra in instance
+            if extra not in allowed
+        ]
+    if kind == "required":
+        missing = [name for name in error.validator_value if name not in instance]
+        if described and missing == ["op"]:
+            return [Diagnostic(pos, f"{described}; found keys: {', '.join(instance) or 'none'}")]
+        return [Diagnostic(pos, f"{_what(key, instance)} needs '{name}'") for name in missing]
+    if kind == "enum" and key == "op":
+        choices = list(error.validator_value)
+        hint = did_you_mean(str(instance), choices) or f"op kinds: {', '.join(choices)}"
+        return [Diagnostic(pos, f"unknown op '{instance}'", hint)]
+    if kind == "propertyNames":
+        return [_bad_name(error, tree)]
+    if kind in ("anyOf", "oneOf") and described:
+        hint = did_you_mean(instance, _enum_values(schema_here)) if isinstance(instance, str) else None
+        return [Diagnostic(pos, f"{_what(key, instance)} must be {described}, got {instance!r}", hint)]
+    return [Diagnostic(pos, f"{_what(key, instance)}: {_plain(error)}")]
+
+
+def _bad_name(error: ValidationError, tree: Map) -> Diagnostic:
+    container, pos, _ = _locate(tree, list(error.absolute_path))
+    bad = next((c.instance for c in error.context or []), None)
+    if isinstance(container, Map) and isinstance(bad, str):
+        pos = container.key_pos.get(bad, pos)
+        if "enum" in error.validator_value:
+            choices = error.validator_value["enum"]
+            return Diagnostic(pos, f"'{bad}' is not an op kind", did_you_mean(bad, choices))
+    return Diagnostic(pos, f"'{bad}' is not a valid name", "names use letters, digits and _")
+
+
+def _enum_values(schema_here: dict[str, Any]) -> list[str]:
+    return [v for sub in schema_here.get("anyOf", []) for v in sub.get("enum", [])]
+
+
+def _plain(error: ValidationError) -> str:
+    kind, expected, got = error.validator, error.validator_value, error.instance
+    if kind == "type":
+        return f"expected {'a ' + expected if isinstance(expected, str) else expected}, got {got!r}"
+    if kind == "minItems":
+        return f"needs at least {expected} item{'s' if expected != 1 else ''}"
+    if kind == "maxItems":
+        return f"takes at most {expected} items, got {len(got)}"
+    if kind == "minProperties":
+        return "must not be empty"
+    if kind == "minimum":
+        return f"must be at least {expected}, got {got!r}"
+    if kind == "const":
+        return f"must be {expected!r}, got {got!r}"
+    if kind == "pattern":
+        described = error.schema.get("description") if isinstance(error.schema, dict) else None
+        return f"must be {described or 'a string matching ' + expected}, got {got!r}"
+    return error.message

@@ -1,0 +1,100 @@
+"""The front-end pipeline, one stage after another, and the `Spec` it produces.
+
+load -> validate -> link (include, extends) -> expand -> graph -> lint -> shapes -> cost.
+Each stage reports every error it can find before the pipeline stops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from archspec import graph as ir_graph
+from archspec.cost import Cost, node_cost
+from archspec.errors import Collector
+from archspec.expand import expand
+from archspec.ir import Node, Step
+from archspec.linker import Linker, display_name
+from archspec.lint import lint
+from archspec.shapes import Shape, infer
+
+
+@dataclass(frozen=True, eq=False)
+class Spec:
+    """A checked network: its IR graph with every node's shape and cost."""
+
+    name: str
+    source: str
+    graph: nx.DiGraph
+    shapes: Mapping[str, Shape]
+    costs: Mapping[str, Cost]
+
+    @cached_property
+    def nodes(self) -> tuple[Node, ...]:
+        """Every node, inputs before the nodes that use them."""
+        return tuple(ir_graph.ordered(self.graph))
+
+    def node(self, name: str) -> Node:
+        return ir_graph.node(self.graph, name)
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        steps: tuple[Step, ...] = self.graph.graph["steps"]
+        return steps
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        outputs: tuple[str, ...] = self.graph.graph["outputs"]
+        return outputs
+
+    @property
+    def input_shape(self) -> Shape:
+        return self.shapes["input"]
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.shapes[self.outputs[0]]
+
+    @property
+    def params(self) -> int:
+        return sum(c.params for c in self.costs.values())
+
+    @property
+    def macs(self) -> int:
+        return sum(c.macs for c in self.costs.values())
+
+    def summary(self) -> dict[str, Any]:
+        from archspec.summary import summarize
+
+        return summarize(self)
+
+
+def load(
+    source: str | Path,
+    *,
+    input_shape: tuple[int, int, int] | None = None,
+    roots: tuple[Path, ...] = (),
+) -> Spec:
+    """A spec file's path (or YAML text) to a checked Spec; raises SpecError with every problem."""
+    if isinstance(source, Path) or ("\n" not in source and source.endswith((".yaml", ".yml"))):
+        path = Path(source)
+        document = Linker([path.resolve().parent, *roots]).link_file(path)
+        name, where = path.stem, display_name(path)
+    else:
+        document = Linker([Path.cwd(), *roots]).link_text(source, "<string>", Path.cwd())
+        name, where = "network", "<string>"
+    errors = Collector()
+    expansion = expand(document, name, errors, input_shape)
+    errors.raise_if_any()
+    graph = ir_graph.build(expansion)
+    lint(graph, errors)
+    errors.raise_if_any()
+    shapes = infer(graph, errors)
+    errors.raise_if_any()
+    costs = {n: node_cost(ir_graph.node(graph, n), shapes) for n in graph}
+    return Spec(expansion.name, where, graph, shapes, costs)

@@ -1,0 +1,77 @@
+"""The summary of a checked spec: a JSON-ready dict, and a table for people."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from archspec.shapes import fmt
+
+if TYPE_CHECKING:
+    from archspec.spec import Spec
+
+
+def summarize(spec: Spec) -> dict[str, Any]:
+    per_block: dict[str, list[int]] = {}
+    for n in spec.nodes:
+        totals = per_block.setdefault(n.block, [0, 0])
+        totals[0] += spec.costs[n.name].params
+        totals[1] += spec.costs[n.name].macs
+    blocks = [
+        {
+            "name": step.name,
+            "type": step.type,
+            "output_shape": list(spec.shapes[step.output]),
+            "params": per_block[step.name][0],
+            "macs": per_block[step.name][1],
+        }
+        for step in spec.steps
+    ]
+    nodes = [
+        {
+            "name": n.name,
+            "op": n.op,
+            "block": n.block,
+            "output_shape": list(spec.shapes[n.name]),
+            "params": spec.costs[n.name].params,
+            "macs": spec.costs[n.name].macs,
+            "activation_bytes": spec.costs[n.name].activation_bytes,
+        }
+        for n in spec.nodes
+    ]
+    return {
+        "name": spec.name,
+        "input_shape": list(spec.input_shape),
+        "output_shape": list(spec.output_shape),
+        "params": spec.params,
+        "macs": spec.macs,
+        "flops": 2 * spec.macs,
+        "activation_bytes": sum(c.activation_bytes for c in spec.costs.values()),
+        "blocks": blocks,
+        "nodes": nodes,
+    }
+
+
+def table(summary: dict[str, Any], detail: bool = False) -> str:
+    """A fixed-width table: one row per block, or per node with `detail`."""
+    rows = summary["nodes"] if detail else summary["blocks"]
+    header = ("name", "op" if detail else "type", "output", "params", "MACs")
+    body = [
+        (r["name"], r["op" if detail else "type"], fmt(tuple(r["output_shape"])), f"{r['params']:,}", f"{r['macs']:,}")
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+    right = (False, False, True, True, True)
+
+    def line(row: tuple[str, ...]) -> str:
+        cells = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right, strict=True)]
+        return "  ".join(cells).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    total = (
+        f"{summary['name']}: input {fmt(tuple(summary['input_shape']))}, "
+        f"output {fmt(tuple(summary['output_shape']))}, params {summary['params']:,}, "
+        f"MACs {summary['macs']:,} ({summary['macs'] / 1e9:.3f} G), "
+        f"FLOPs {summary['flops']:,} (2 x MACs), "
+        f"activations {summary['activation_bytes'] / 2**20:.1f} MiB (float32, batch 1)"
+    )
+    return "\n".join([line(header), rule, *(line(b) for b in body), rule, total])
