@@ -68,9 +68,7 @@ class Collector:
         for first, count in self._found.values():
             if count > 1:
                 others = "instance" if count == 2 else "instances"
-                first = Diagnostic(
-                    first.pos, f"{first.message} (and in {count - 1} more {others})", first.hint
-                )
+                first = Diagnostic(first.pos, f"{first.message} (and in {count - 1} more {others})", first.hint)
             diagnostics.append(first)
         raise SpecError(diagnostics)
 

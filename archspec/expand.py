@@ -98,7 +98,9 @@ class _Abandon(Exception):
     """A step could not be expanded; its error is already collected."""
 
 
-def expand(doc: Map, default_name: str, errors: Collector, input_shape: tuple[int, int, int] | None = None) -> Expansion:
+def expand(
+    doc: Map, default_name: str, errors: Collector, input_shape: tuple[int, int, int] | None = None
+) -> Expansion:
     return _Expander(doc, errors).run(default_name, input_shape)
 
 
@@ -258,10 +260,12 @@ class _Expander:
         declared: Map = block.get("params", Map())
         args: Map = step.get("with", Map())
         bound: dict[str, Bound] = {}
+        ok = True
         for key in args:
             if key not in declared:
                 hint = did_you_mean(key, list(declared)) or f"parameters: {', '.join(declared) or 'none'}"
                 self.errors.error(args.key_pos[key], f"block '{step['block']}' has no parameter '{key}'", hint)
+                ok = False
                 continue
             bound[key] = Bound(*self._substitute(args[key], args.at(key), scope))
         global_scope = Scope("", None, closed=True, params=self.globals)
@@ -269,10 +273,16 @@ class _Expander:
             if key in bound:
                 continue
             if default is None:
-                self.errors.error(step.pos, f"block '{step['block']}' needs parameter '{key}'",
-                                  hint=f"add it under 'with:', e.g. with: {{{key}: ...}}")
+                self.errors.error(
+                    step.pos,
+                    f"block '{step['block']}' needs parameter '{key}'",
+                    hint=f"add it under 'with:', e.g. with: {{{key}: ...}}",
+                )
+                ok = False
                 continue
             bound[key] = Bound(*self._substitute(default, declared.at(key), global_scope))
+        if not ok:  # expanding the body without its parameters would only add follow-on errors
+            raise _Abandon
         return bound
 
     def _count(self, step: Map, scope: Scope) -> int:
@@ -320,7 +330,9 @@ class _Expander:
                 given[key], where[key] = value, pos
         return given, where
 
-    def _canonical(self, op: str, given: dict[str, Any], where: dict[str, Pos], fallback: Pos | None = None) -> dict[str, Any]:
+    def _canonical(
+        self, op: str, given: dict[str, Any], where: dict[str, Pos], fallback: Pos | None = None
+    ) -> dict[str, Any]:
         attrs, problems = ops.canonical_attrs(op, given)
         for key, message in problems.items():
             self.errors.error(where.get(key, fallback or self.doc.pos), message)
@@ -330,16 +342,25 @@ class _Expander:
 
     # -- output ---------------------------------------------------------------------------------
 
-    def _emit(self, name: str, op: str, inputs: list[str | Ref], attrs: dict[str, Any], pos: Pos,
-              attr_pos: dict[str, Pos], owner: tuple[str, str]) -> None:
+    def _emit(
+        self,
+        name: str,
+        op: str,
+        inputs: list[str | Ref],
+        attrs: dict[str, Any],
+        pos: Pos,
+        attr_pos: dict[str, Pos],
+        owner: tuple[str, str],
+    ) -> None:
         self.pending.append(_Pending(name, op, inputs, attrs, pos, attr_pos, owner))
         if owner == (name, op) or owner == (name, "branches"):
             self.steps.append(Step(name, owner[1], name, pos))
 
     def _finish(self, p: _Pending) -> Node:
         inputs = tuple(name for name in (self._resolve(i) for i in p.inputs) if name)
-        return Node(p.name, p.op, inputs, MappingProxyType(p.attrs), p.pos, MappingProxyType(p.attr_pos),
-                    p.owner[0], p.owner[1])
+        return Node(
+            p.name, p.op, inputs, MappingProxyType(p.attrs), p.pos, MappingProxyType(p.attr_pos), p.owner[0], p.owner[1]
+        )
 
     def _resolve(self, ref: str | Ref, depth: int = 0) -> str | None:
         if isinstance(ref, str):
@@ -364,8 +385,8 @@ class _Expander:
             scope = child
         entry = scope.names.get(path[-1])
         if entry is None:
-            hint = did_you_mean(path[-1], list(scope.names))
-            self.errors.error(ref.pos, f"unknown node '{ref.text}'", hint)
+            close = did_you_mean(path[-1], list(scope.names))
+            self.errors.error(ref.pos, f"unknown node '{ref.text}'", close)
             return None
         return self._resolve(entry, depth + 1)
 

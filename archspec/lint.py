@@ -5,15 +5,17 @@ from __future__ import annotations
 import networkx as nx
 
 from archspec.errors import Collector
-from archspec.graph import node
+from archspec.graph import Graph, node
 
 
-def lint(graph: nx.DiGraph, errors: Collector) -> None:
+def lint(graph: Graph, errors: Collector) -> None:
     inputs = [name for name in graph if node(graph, name).op == "input"]
     if len(inputs) != 1:
         first = node(graph, inputs[-1]) if inputs else None
-        errors.error(first.pos if first else node(graph, next(iter(graph))).pos,
-                     f"a network has exactly one input, found {len(inputs)}")
+        errors.error(
+            first.pos if first else node(graph, next(iter(graph))).pos,
+            f"a network has exactly one input, found {len(inputs)}",
+        )
     try:
         cycle = nx.find_cycle(graph)
     except nx.NetworkXNoCycle:
@@ -21,8 +23,9 @@ def lint(graph: nx.DiGraph, errors: Collector) -> None:
     if cycle:
         names = [edge[0] for edge in cycle] + [cycle[0][0]]
         closing = node(graph, cycle[-1][1])
-        errors.error(closing.pos, f"cycle: {' -> '.join(repr(n) for n in names)}",
-                     hint="a node cannot depend on its own output")
+        errors.error(
+            closing.pos, f"cycle: {' -> '.join(repr(n) for n in names)}", hint="a node cannot depend on its own output"
+        )
         return  # reachability below assumes a DAG
     outputs = graph.graph["outputs"]
     used = set(outputs)
@@ -30,6 +33,8 @@ def lint(graph: nx.DiGraph, errors: Collector) -> None:
         used |= nx.ancestors(graph, output)
     for name in graph:
         if name not in used:
-            errors.error(node(graph, name).pos,
-                         f"node '{name}' does not lead to any output",
-                         hint="remove it, use it as an input, or list it under 'outputs'")
+            errors.error(
+                node(graph, name).pos,
+                f"node '{name}' does not lead to any output",
+                hint="remove it, use it as an input, or list it under 'outputs'",
+            )

@@ -17,6 +17,7 @@ MAX_BYTES = 1_000_000
 MAX_NODES = 200_000
 MAX_DEPTH = 64
 
+_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -98,6 +99,8 @@ class _Converter:
             )
         if depth > MAX_DEPTH:
             raise SpecError.at(self.pos(node), f"spec is nested deeper than {MAX_DEPTH} levels")
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
+            raise SpecError.at(self.pos(node), f"YAML tag '{node.tag}' is not allowed in a spec")
         if isinstance(node, yaml.MappingNode):
             return self.mapping(node, depth)
         if isinstance(node, yaml.SequenceNode):
@@ -108,9 +111,7 @@ class _Converter:
         try:
             return self.loader.construct_object(node)
         except yaml.constructor.ConstructorError:
-            raise SpecError.at(
-                self.pos(node), f"YAML tag '{node.tag}' is not allowed in a spec"
-            ) from None
+            raise SpecError.at(self.pos(node), f"YAML tag '{node.tag}' is not allowed in a spec") from None
 
     def mapping(self, node: yaml.MappingNode, depth: int) -> Map:
         out = Map()

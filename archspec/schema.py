@@ -50,7 +50,7 @@ def _locate(tree: Map, path: list[Any]) -> tuple[Any, Pos, str]:
         if isinstance(node, Map):
             pos, key = node.at(step), str(step)
         elif isinstance(node, Seq):
-            pos = node.at(step)
+            pos, key = node.at(step), ""
         node = node[step]
     return node, pos, key
 
@@ -66,8 +66,9 @@ def _what(key: str, instance: Any) -> str:
 
 def _explain(error: ValidationError, tree: Map) -> list[Diagnostic]:
     instance, pos, key = _locate(tree, list(error.absolute_path))
-    kind, schema_here = error.validator, error.schema
-    described = isinstance(schema_here, dict) and schema_here.get("description")
+    kind, schema_here = error.validator, _as_dict(error.schema)
+    expected: Any = error.validator_value
+    described = str(schema_here.get("description", ""))
     if kind == "additionalProperties" and isinstance(instance, Map):
         allowed = list(schema_here.get("properties", {}))
         owner = f"in {instance['op']}" if isinstance(instance.get("op"), str) else "here"
@@ -81,29 +82,31 @@ def _explain(error: ValidationError, tree: Map) -> list[Diagnostic]:
             if extra not in allowed
         ]
     if kind == "required":
-        missing = [name for name in error.validator_value if name not in instance]
+        missing = [name for name in expected if name not in instance]
         if described and missing == ["op"]:
-            return [Diagnostic(pos, f"{described}; found keys: {', '.join(instance) or 'none'}")]
+            close = next(filter(None, (did_you_mean(k, ["op", "block", "branches"]) for k in instance)), None)
+            return [Diagnostic(pos, f"{described}; found keys: {', '.join(instance) or 'none'}", close)]
         return [Diagnostic(pos, f"{_what(key, instance)} needs '{name}'") for name in missing]
     if kind == "enum" and key == "op":
-        choices = list(error.validator_value)
+        choices = list(expected)
         hint = did_you_mean(str(instance), choices) or f"op kinds: {', '.join(choices)}"
         return [Diagnostic(pos, f"unknown op '{instance}'", hint)]
     if kind == "propertyNames":
         return [_bad_name(error, tree)]
     if kind in ("anyOf", "oneOf") and described:
-        hint = did_you_mean(instance, _enum_values(schema_here)) if isinstance(instance, str) else None
-        return [Diagnostic(pos, f"{_what(key, instance)} must be {described}, got {instance!r}", hint)]
+        close = did_you_mean(instance, _enum_values(schema_here)) if isinstance(instance, str) else None
+        return [Diagnostic(pos, f"{_what(key, instance)} must be {described}, got {instance!r}", close)]
     return [Diagnostic(pos, f"{_what(key, instance)}: {_plain(error)}")]
 
 
 def _bad_name(error: ValidationError, tree: Map) -> Diagnostic:
     container, pos, _ = _locate(tree, list(error.absolute_path))
     bad = next((c.instance for c in error.context or []), None)
+    names_schema: Any = error.validator_value
     if isinstance(container, Map) and isinstance(bad, str):
         pos = container.key_pos.get(bad, pos)
-        if "enum" in error.validator_value:
-            choices = error.validator_value["enum"]
+        if "enum" in names_schema:
+            choices = names_schema["enum"]
             return Diagnostic(pos, f"'{bad}' is not an op kind", did_you_mean(bad, choices))
     return Diagnostic(pos, f"'{bad}' is not a valid name", "names use letters, digits and _")
 
@@ -112,8 +115,14 @@ def _enum_values(schema_here: dict[str, Any]) -> list[str]:
     return [v for sub in schema_here.get("anyOf", []) for v in sub.get("enum", [])]
 
 
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _plain(error: ValidationError) -> str:
-    kind, expected, got = error.validator, error.validator_value, error.instance
+    kind = error.validator
+    expected: Any = error.validator_value
+    got: Any = error.instance
     if kind == "type":
         return f"expected {'a ' + expected if isinstance(expected, str) else expected}, got {got!r}"
     if kind == "minItems":
@@ -127,6 +136,6 @@ def _plain(error: ValidationError) -> str:
     if kind == "const":
         return f"must be {expected!r}, got {got!r}"
     if kind == "pattern":
-        described = error.schema.get("description") if isinstance(error.schema, dict) else None
-        return f"must be {described or 'a string matching ' + expected}, got {got!r}"
+        described = _as_dict(error.schema).get("description")
+        return f"must be {described or 'a string matching ' + str(expected)}, got {got!r}"
     return error.message

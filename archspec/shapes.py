@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import networkx as nx
-
 from archspec.errors import Collector, Pos
-from archspec.graph import node, ordered
+from archspec.graph import Graph, node, ordered
 from archspec.ir import Node
 from archspec.padding import output_size
 
@@ -30,7 +28,7 @@ def fmt(shape: Shape) -> str:
     return "x".join(str(d) for d in shape)
 
 
-def infer(graph: nx.DiGraph, errors: Collector) -> dict[str, Shape]:
+def infer(graph: Graph, errors: Collector) -> dict[str, Shape]:
     shapes: dict[str, Shape] = {}
     for n in ordered(graph):
         if any(source not in shapes for source in n.inputs):
@@ -46,8 +44,10 @@ def infer(graph: nx.DiGraph, errors: Collector) -> dict[str, Shape]:
 
 def _feature_map(n: Node, shape: Shape) -> tuple[int, int, int]:
     if len(shape) != 3:
-        raise ShapeError(f"needs an HxWxC input, got a vector of {shape[0]}",
-                         hint="spatial ops must come before global_avgpool/flatten")
+        raise ShapeError(
+            f"needs an HxWxC input, got a vector of {shape[0]}",
+            hint="spatial ops must come before global_avgpool/flatten",
+        )
     return shape[0], shape[1], shape[2]
 
 
@@ -64,24 +64,24 @@ def _window(n: Node, shape: Shape) -> tuple[int, int]:
     return out_h, out_w
 
 
-def _input(n: Node, shapes: list[Shape], graph: nx.DiGraph) -> Shape:
+def _input(n: Node, shapes: list[Shape], graph: Graph) -> Shape:
     shape: Shape = n.attrs["shape"]
     return shape
 
 
-def _conv(n: Node, shapes: list[Shape], graph: nx.DiGraph) -> Shape:
+def _conv(n: Node, shapes: list[Shape], graph: Graph) -> Shape:
     return (*_window(n, shapes[0]), n.attrs["filters"])
 
 
-def _pool(n: Node, shapes: list[Shape], graph: nx.DiGraph) -> Shape:
+def _pool(n: Node, shapes: list[Shape], graph: Graph) -> Shape:
     return (*_window(n, shapes[0]), shapes[0][2])
 
 
-def _same(n: Node, shapes: list[Shape], graph: nx.DiGraph) -> Shape:
+def _same(n: Node, shapes: list[Shape], graph: Graph) -> Shape:
     return shapes[0]
 
 
-def _concat(n: Node, shapes: list[Shape], graph: nx.DiGraph) -> Shape:
+def _concat(n: Node, shapes: list[Shape], graph: Graph) -> Shape:
     first = shapes[0]
     for source, shape in zip(n.inputs[1:], shapes[1:], strict=True):
         if len(shape) != len(first) or shape[:-1] != first[:-1]:
@@ -95,7 +95,7 @@ def _concat(n: Node, shapes: list[Shape], graph: nx.DiGraph) -> Shape:
     return (*first[:-1], sum(s[-1] for s in shapes))
 
 
-def _add(n: Node, shapes: list[Shape], graph: nx.DiGraph) -> Shape:
+def _add(n: Node, shapes: list[Shape], graph: Graph) -> Shape:
     shortcut, residual = shapes
     if shortcut == residual:
         return shortcut
@@ -113,25 +113,26 @@ def _add(n: Node, shapes: list[Shape], graph: nx.DiGraph) -> Shape:
     )
 
 
-def _global_pool(n: Node, shapes: list[Shape], graph: nx.DiGraph) -> Shape:
+def _global_pool(n: Node, shapes: list[Shape], graph: Graph) -> Shape:
     return (_feature_map(n, shapes[0])[2],)
 
 
-def _flatten(n: Node, shapes: list[Shape], graph: nx.DiGraph) -> Shape:
+def _flatten(n: Node, shapes: list[Shape], graph: Graph) -> Shape:
     size = 1
     for dim in shapes[0]:
         size *= dim
     return (size,)
 
 
-def _dense(n: Node, shapes: list[Shape], graph: nx.DiGraph) -> Shape:
+def _dense(n: Node, shapes: list[Shape], graph: Graph) -> Shape:
     if len(shapes[0]) != 1:
-        raise ShapeError(f"needs a vector input, got {fmt(shapes[0])}",
-                         hint="add 'global_avgpool' or 'flatten' before it")
+        raise ShapeError(
+            f"needs a vector input, got {fmt(shapes[0])}", hint="add 'global_avgpool' or 'flatten' before it"
+        )
     return (n.attrs["units"],)
 
 
-RULES: dict[str, Callable[[Node, list[Shape], nx.DiGraph], Shape]] = {
+RULES: dict[str, Callable[[Node, list[Shape], Graph], Shape]] = {
     "input": _input,
     "conv": _conv,
     "maxpool": _pool,

@@ -12,12 +12,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
-
 from archspec import graph as ir_graph
 from archspec.cost import Cost, node_cost
 from archspec.errors import Collector
 from archspec.expand import expand
+from archspec.graph import Graph
 from archspec.ir import Node, Step
 from archspec.linker import Linker, display_name
 from archspec.lint import lint
@@ -30,7 +29,7 @@ class Spec:
 
     name: str
     source: str
-    graph: nx.DiGraph
+    graph: Graph
     shapes: Mapping[str, Shape]
     costs: Mapping[str, Cost]
 
