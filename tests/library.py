@@ -1,0 +1,29 @@
+"""The bundled specs, as the tests and the golden-file script see them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import archspec
+from archspec.errors import SpecError
+from archspec.summary import table
+from cli import bundled_specs
+
+GOLDEN = Path(__file__).parent / "golden"
+NETWORKS = [p for p in bundled_specs() if p.parent.name != "errata"]
+ERRATA = [p for p in bundled_specs() if p.parent.name == "errata"]
+
+
+def golden_text(path: Path) -> str:
+    """What the golden file of a bundled spec holds: its block table and its node table,
+    or, for an errata spec, the errors that check reports."""
+    try:
+        summary = archspec.load(path).summary()
+    except SpecError as exc:
+        return str(exc) + "\n"
+    return table(summary) + "\n\n" + table(summary, detail=True) + "\n"
+
+
+def golden_path(path: Path) -> Path:
+    prefix = "" if path.parent.name == "specs" else f"{path.parent.name}__"
+    return GOLDEN / f"{prefix}{path.stem}.txt"

@@ -1,0 +1,104 @@
+"""The command-line contract: exit codes, JSON summary fields, listing, and a front end that
+never imports a deep-learning framework."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from library import NETWORKS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def archspec_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_check_all_bundled_specs() -> None:
+    result = archspec_cli("check", *(str(p.relative_to(ROOT)) for p in NETWORKS))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(": ok: ") == len(NETWORKS)
+
+
+def test_check_reports_every_failing_file_and_exits_1(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("input: {shape: [8, 8, 3]}\nnetwork:\n  - {op: conv, kernel: 9x9, padding: valid, filters: 2}\n")
+    result = archspec_cli("check", str(ROOT / "specs" / "inception_v3.yaml"), "bad.yaml", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("bad.yaml:3:24: error: conv 'conv_0': 9x9 kernel does not fit the 8x8 input")
+    assert "1 of 2 specs failed" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_usage_errors_exit_2() -> None:
+    assert archspec_cli().returncode == 2
+    assert archspec_cli("frobnicate").returncode == 2
+    assert archspec_cli("summary", "specs/inception_v3.yaml", "--input", "299x299").returncode == 2
+
+
+def test_summary_json_contract() -> None:
+    result = archspec_cli("summary", "specs/inception_v4.yaml", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["name"] == "inception_v4"
+    assert summary["input_shape"] == [299, 299, 3]
+    assert summary["output_shape"] == [1000]
+    assert summary["params"] == 42_679_816
+    assert summary["flops"] == 2 * summary["macs"]
+    for block in summary["blocks"]:
+        assert set(block) >= {"name", "type", "output_shape", "params", "macs"}
+    for node in summary["nodes"]:
+        assert set(node) >= {"name", "op", "block", "output_shape", "params", "macs"}
+    assert [b["type"] for b in summary["blocks"]].count("inception_b") == 7
+
+
+def test_summary_input_override_and_detail_table() -> None:
+    result = archspec_cli("summary", "specs/inception_v3.yaml", "--input", "331x331x3", "--detail")
+    assert result.returncode == 0, result.stderr
+    assert "stem/conv2d_1a" in result.stdout and "165x165x32" in result.stdout
+    assert "input 331x331x3" in result.stdout
+
+
+def test_list_names_every_bundled_spec() -> None:
+    result = archspec_cli("list")
+    assert result.returncode == 0, result.stderr
+    for path in NETWORKS:
+        assert str(path.relative_to(ROOT)) in result.stdout
+    assert "rejected by check on purpose" in result.stdout
+    assert "lib/" not in result.stdout
+
+
+BLOCK_FRAMEWORKS = """
+import sys
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "tensorflow", "keras", "jax"):
+            raise ImportError("the front end imported " + name)
+        return None
+sys.meta_path.insert(0, Refuse())
+sys.path.insert(0, {root!r})
+import cli
+code = cli.main(["check", "-q", *{specs!r}])
+print("exit", code)
+"""
+
+
+def test_front_end_never_imports_a_framework() -> None:
+    specs = [str(p) for p in NETWORKS]
+    program = BLOCK_FRAMEWORKS.format(root=str(ROOT), specs=specs)
+    result = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "exit 0"
+
+
+@pytest.mark.parametrize("path", NETWORKS, ids=lambda p: p.stem)
+def test_summary_table_and_json_agree(path: Path) -> None:
+    table = archspec_cli("summary", str(path.relative_to(ROOT)))
+    data = json.loads(archspec_cli("summary", str(path.relative_to(ROOT)), "--format", "json").stdout)
+    assert f"params {data['params']:,}" in table.stdout
+    for block in data["blocks"]:
+        assert block["name"] in table.stdout
