@@ -10,7 +10,7 @@ ERRATA := $(wildcard specs/errata/*.yaml)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,torch,tf]'
 	touch $@
 
 install: $(STAMP)

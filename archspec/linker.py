@@ -9,8 +9,8 @@ Every file is checked against the schema on its own, so errors point into the fi
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from archspec import schema
 from archspec.errors import Collector, Pos, SpecError
@@ -38,7 +38,10 @@ class Linker:
 
     def link_text(self, text: str, name: str, base_dir: Path) -> Map:
         tree = load_text(text, name)
-        return self._link_tree(tree, Pos(name, 1, 1), base_dir)
+        problems = schema.validate(tree, Pos(name, 1, 1))
+        if problems:
+            raise SpecError(problems)
+        return self._link_tree(tree, base_dir)
 
     def _resolve(self, path: Path, named_at: Pos) -> Map:
         if path in self.active:
@@ -46,16 +49,12 @@ class Linker:
             raise SpecError.at(named_at, f"include cycle: {chain}")
         self.active.append(path)
         try:
-            tree = load_file(path, display_name(path))
-            return self._link_tree(tree, Pos(display_name(path), 1, 1), path.parent)
+            tree = _checked_file(path, path.stat().st_mtime_ns, display_name(path))
+            return self._link_tree(tree, path.parent)
         finally:
             self.active.pop()
 
-    def _link_tree(self, tree: Any, file_pos: Pos, base_dir: Path) -> Map:
-        problems = schema.validate(tree, file_pos)
-        if problems:
-            raise SpecError(problems)
-        assert isinstance(tree, Map)
+    def _link_tree(self, tree: Map, base_dir: Path) -> Map:
         errors = Collector()
         blocks = _empty_like(tree)
         for index, name in enumerate(tree.get("include", [])):
@@ -103,6 +102,18 @@ class Linker:
         if not path.is_file():
             raise SpecError.at(where, f"spec file '{name}' not found (looked for {display_name(path)})")
         return path
+
+
+@lru_cache(maxsize=256)
+def _checked_file(path: Path, mtime_ns: int, name: str) -> Map:
+    """A file loaded and checked against the schema, once per process: block libraries are
+    included by many specs. Callers never mutate the tree (merges build new mappings)."""
+    tree = load_file(path, name)
+    problems = schema.validate(tree, Pos(name, 1, 1))
+    if problems:
+        raise SpecError(problems)
+    assert isinstance(tree, Map)  # validate() reports anything else
+    return tree
 
 
 def _empty_like(tree: Map) -> Map:

@@ -1,0 +1,81 @@
+"""Framework-neutral weights: one flat mapping from key to numpy array, shared by every backend.
+
+A key is `<IR node name>/<role>`, e.g. `mixed_6b/branch_1/conv_2/kernel`. Roles and layouts:
+
+    kernel           conv: (kh, kw, in, out)   dense: (in, out)
+    bias             (out,)
+    gamma, beta      (out,)   batch-norm scale and offset, present when the spec enables them
+    moving_mean      (out,)   batch-norm running statistics
+    moving_variance  (out,)
+
+These are TensorFlow's layouts; the PyTorch backend transposes on the way in and out. A dense
+layer after `flatten` sees its input in H, W, C order in every backend, so one kernel fits both.
+Files are safetensors, never pickle.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from archspec.spec import Spec
+
+ROLES = ("kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance")
+
+
+def key(node: str, role: str) -> str:
+    return f"{node}/{role}"
+
+
+def expected_shapes(spec: Spec) -> dict[str, tuple[int, ...]]:
+    """Every weight key of a spec and the shape its array must have."""
+    table: dict[str, tuple[int, ...]] = {}
+    for node in spec.nodes:
+        if node.op not in ("conv", "dense"):
+            continue
+        source = spec.shapes[node.inputs[0]]
+        if node.op == "conv":
+            out = node.attrs["filters"]
+            table[key(node.name, "kernel")] = (*node.attrs["kernel"], source[-1], out)
+        else:
+            out = node.attrs["units"]
+            table[key(node.name, "kernel")] = (source[-1], out)
+        if node.attrs["bias"]:
+            table[key(node.name, "bias")] = (out,)
+        bn = node.attrs.get("bn")
+        if bn is not None:
+            if bn.scale:
+                table[key(node.name, "gamma")] = (out,)
+            if bn.center:
+                table[key(node.name, "beta")] = (out,)
+            table[key(node.name, "moving_mean")] = (out,)
+            table[key(node.name, "moving_variance")] = (out,)
+    return table
+
+
+def check(spec: Spec, weights: dict[str, np.ndarray]) -> None:
+    """Raise ValueError naming the first missing, unexpected or misshapen array."""
+    wanted = expected_shapes(spec)
+    for name, shape in wanted.items():
+        if name not in weights:
+            raise ValueError(f"weights for '{spec.name}' lack '{name}' {shape}")
+        if tuple(weights[name].shape) != shape:
+            raise ValueError(f"'{name}' has shape {tuple(weights[name].shape)}, the spec needs {shape}")
+    extra = sorted(set(weights) - set(wanted))
+    if extra:
+        raise ValueError(f"weights have {len(extra)} arrays the spec does not use, first '{extra[0]}'")
+
+
+def save(weights: dict[str, np.ndarray], path: Path | str) -> None:
+    from safetensors.numpy import save_file
+
+    save_file({k: v for k, v in sorted(weights.items())}, str(path))
+
+
+def load(path: Path | str) -> dict[str, np.ndarray]:
+    from safetensors.numpy import load_file
+
+    return dict(load_file(str(path)))
