@@ -43,16 +43,19 @@ class SpecError(Exception):
 class Collector:
     """Gathers diagnostics so a stage can report every error, not only the first.
 
-    The same spec line instantiated many times (a block repeated 20 times) is reported once,
-    with a count, instead of twenty times.
+    A mistake in a block that is instantiated many times (a block repeated 20 times) is
+    reported once, with a count, instead of twenty times.
     """
 
     def __init__(self) -> None:
-        self._found: dict[Pos, tuple[Diagnostic, int]] = {}
+        self._found: dict[tuple[Pos, str], tuple[Diagnostic, int]] = {}
 
-    def error(self, pos: Pos, message: str, hint: str | None = None) -> None:
-        first, count = self._found.get(pos, (Diagnostic(pos, message, hint), 0))
-        self._found[pos] = (first, count + 1)
+    def error(self, pos: Pos, message: str, hint: str | None = None, group: str | None = None) -> None:
+        """Record an error. Errors with the same position and `group` are one mistake seen in
+        several block instances; without a group, only identical messages are merged."""
+        key = (pos, group or message)
+        first, count = self._found.get(key, (Diagnostic(pos, message, hint), 0))
+        self._found[key] = (first, count + 1)
 
     def extend(self, err: SpecError) -> None:
         for d in err.diagnostics:

@@ -114,7 +114,13 @@ class _Expander:
         self.steps: list[Step] = []
         self.stack: list[str] = []
         params: Map = doc.get("params", Map())
-        self.globals = {key: Bound(value, params.at(key)) for key, value in params.items()}
+        self.globals: dict[str, Bound] = {}
+        for key, value in params.items():  # a parameter may be computed from those above it
+            scope = Scope("", None, closed=True, params=dict(self.globals))
+            try:
+                self.globals[key] = Bound(*self._substitute(value, params.at(key), scope))
+            except _Abandon:
+                continue
 
     def run(self, default_name: str, input_shape: tuple[int, int, int] | None) -> Expansion:
         root = Scope("", None, closed=True, params=self.globals)
@@ -316,6 +322,7 @@ class _Expander:
         defaults: Map = self.defaults.get(op, Map())
         given: dict[str, Any] = {}
         where: dict[str, Pos] = {}
+        failed = False
         for source in (defaults, step):
             for key, raw in source.items():
                 if key in ops.WIRING:
@@ -324,10 +331,16 @@ class _Expander:
                     hint = did_you_mean(key, list(ops.OP_ATTRS[op]))
                     self.errors.error(source.key_pos.get(key, source.pos), f"unknown key '{key}' in {op}", hint)
                     continue
-                value, pos = self._substitute(raw, source.at(key), scope)
+                try:
+                    value, pos = self._substitute(raw, source.at(key), scope)
+                except _Abandon:
+                    failed = True
+                    continue
                 if isinstance(value, dict) and isinstance(given.get(key), dict):
                     value = {**given[key], **value}
                 given[key], where[key] = value, pos
+        if failed:
+            raise _Abandon
         return given, where
 
     def _canonical(
@@ -373,7 +386,13 @@ class _Expander:
         while scope is not None and head not in scope.names:
             scope = None if scope.closed else scope.parent
         if scope is None:
-            hint = did_you_mean(head, ref.scope.visible()) or "a block sees its own nodes and 'input' only"
+            inside_block = ref.scope.prefix != ""
+            visible = ref.scope.visible()
+            hint = did_you_mean(head, visible) or (
+                "a block sees only its own nodes and 'input'"
+                if inside_block
+                else f"names defined here: {', '.join(visible[:10])}{', ...' if len(visible) > 10 else ''}"
+            )
             self.errors.error(ref.pos, f"unknown node '{ref.text}'", hint)
             return None
         path = [head, *rest]

@@ -8,6 +8,7 @@ Anything else is rejected before evaluation.
 from __future__ import annotations
 
 import ast
+import math
 import operator
 import re
 from collections.abc import Callable, Mapping
@@ -54,7 +55,15 @@ def evaluate(text: str, scope: Mapping[str, Any]) -> Any:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError:
         raise ExprError(f"'{text.strip()}' is not a valid expression") from None
-    return _Evaluator(scope).visit(tree.body)
+    try:
+        result = _Evaluator(scope).visit(tree.body)
+    except (ArithmeticError, ValueError) as exc:  # overflow, inf or nan into int(), ...
+        if isinstance(exc, ExprError):
+            raise
+        raise ExprError(f"'{text.strip()}': {exc}") from None
+    if isinstance(result, float) and not math.isfinite(result):
+        raise ExprError(f"'{text.strip()}' is not a finite number")
+    return result
 
 
 def _lookup(name: str, scope: Mapping[str, Any]) -> Any:

@@ -57,27 +57,51 @@ def load_file(path: Path, display: str | None = None) -> Any:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SpecError.at(Pos(name, 1, 1), f"spec is not UTF-8 text ({exc.reason})") from None
+        before = data[: exc.start]
+        pos = Pos(name, before.count(b"\n") + 1, exc.start - (before.rfind(b"\n") + 1) + 1)
+        raise SpecError.at(pos, f"spec is not UTF-8 text ({exc.reason})") from None
     return load_text(text, name)
 
 
 def load_text(text: str, name: str = "<string>") -> Any:
     if len(text) > MAX_BYTES:
         raise SpecError.at(Pos(name, 1, 1), f"spec is {len(text)} characters; limit {MAX_BYTES}")
-    loader = _SafeLoader(text)
     try:
-        root = loader.get_single_node()
-        if root is None:
-            raise SpecError.at(Pos(name, 1, 1), "spec is empty")
-        return _Converter(name, loader).convert(root, 0)
+        _check_depth(text, name)
+        loader = _SafeLoader(text)
+        try:
+            root = loader.get_single_node()
+            if root is None or (isinstance(root, yaml.ScalarNode) and root.value == ""):
+                raise SpecError.at(Pos(name, 1, 1), "spec is empty")
+            return _Converter(name, loader).convert(root, 1)
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = Pos(name, mark.line + 1, mark.column + 1) if mark else Pos(name, 1, 1)
-        raise SpecError.at(pos, f"invalid YAML: {exc.problem or exc.context}") from None
+        said = "; ".join(str(part) for part in (exc.context, exc.problem) if part)
+        raise SpecError.at(pos, f"invalid YAML: {said}") from None
+    except yaml.reader.ReaderError as exc:
+        before = text[: exc.position]
+        pos = Pos(name, before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1)
+        raise SpecError.at(pos, f"invalid YAML: character {exc.character!r} is not allowed") from None
     except yaml.YAMLError as exc:
-        raise SpecError.at(Pos(name, 1, 1), f"invalid YAML: {exc}") from None
-    finally:
-        loader.dispose()
+        raise SpecError.at(Pos(name, 1, 1), f"invalid YAML: {str(exc).splitlines()[0]}") from None
+
+
+def _check_depth(text: str, name: str) -> None:
+    """Refuse deep nesting before composing: building the node tree recurses once per level,
+    and a small file of brackets could otherwise exhaust the stack. The event parser does not."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                where = Pos(name, mark.line + 1, mark.column + 1) if mark else Pos(name, 1, 1)
+                raise SpecError.at(where, f"spec is nested deeper than {MAX_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 class _Converter:
@@ -97,8 +121,10 @@ class _Converter:
                 f"spec expands to more than {MAX_NODES} YAML nodes",
                 hint="anchors and aliases that refer to each other multiply (an 'alias bomb')",
             )
-        if depth > MAX_DEPTH:
-            raise SpecError.at(self.pos(node), f"spec is nested deeper than {MAX_DEPTH} levels")
+        if depth > MAX_DEPTH:  # only aliases get here: the text itself was checked by _check_depth
+            raise SpecError.at(
+                self.pos(node), f"spec is nested deeper than {MAX_DEPTH} levels (an alias that contains itself?)"
+            )
         if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
             raise SpecError.at(self.pos(node), f"YAML tag '{node.tag}' is not allowed in a spec")
         if isinstance(node, yaml.MappingNode):

@@ -36,7 +36,7 @@ def infer(graph: Graph, errors: Collector) -> dict[str, Shape]:
         try:
             shapes[n.name] = RULES[n.op](n, [shapes[s] for s in n.inputs], graph)
         except ShapeError as exc:
-            errors.error(exc.pos or n.pos, f"{n.op} '{n.name}': {exc}", exc.hint)
+            errors.error(exc.pos or n.pos, f"{n.op} '{n.name}': {exc}", exc.hint, group=f"shape of {n.op}")
             if exc.recovered is not None:
                 shapes[n.name] = exc.recovered
     return shapes
@@ -89,7 +89,7 @@ def _concat(n: Node, shapes: list[Shape], graph: Graph) -> Shape:
             raise ShapeError(
                 f"input '{source}' is {fmt(shape[:-1]) or fmt(shape)} but '{n.inputs[0]}' is "
                 f"{fmt(first[:-1]) or fmt(first)} (filter concat needs the same {kind})",
-                hint=f"'{source}' is written at {node(graph, source).pos}",
+                hint=f"that input is written at {node(graph, source).pos}",
                 recovered=(*first[:-1], sum(s[-1] for s in shapes)),
             )
     return (*first[:-1], sum(s[-1] for s in shapes))
