@@ -6,17 +6,30 @@ STAMP := $(VENV)/.installed
 NETWORKS := $(wildcard specs/*.yaml) $(wildcard specs/examples/*.yaml)
 ERRATA := $(wildcard specs/errata/*.yaml)
 
-.PHONY: install run test lint typecheck pytest golden clean
+.PHONY: install graphviz run test lint typecheck pytest golden clean
+
+# Graphviz's `dot` draws the renders (`archspec render`); DOT output needs nothing. Installed with
+# apt-get where that is possible, else a warning: the SVG/PNG tests then skip and `run` writes DOT.
+GRAPHVIZ_INSTALL = command -v dot >/dev/null 2>&1 || { \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+	fi; \
+	command -v dot >/dev/null 2>&1 || echo "warning: Graphviz (dot) is not installed and could not be (needs root and apt-get); install it to render SVG and PNG"; \
+}
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,torch,tf]'
+	@$(GRAPHVIZ_INSTALL)
 	touch $@
 
 install: $(STAMP)
 
-# The main job: list, check and summarise every bundled spec; results under out/.
-run: $(STAMP)
+graphviz:
+	@$(GRAPHVIZ_INSTALL)
+
+# The main job: list, check, summarise and render every bundled spec; results under out/.
+run: $(STAMP) graphviz
 	@mkdir -p out
 	$(BIN)/archspec list
 	$(BIN)/archspec check $(NETWORKS)
@@ -25,6 +38,20 @@ run: $(STAMP)
 		$(BIN)/archspec summary $$spec > out/$$name.summary.txt && \
 		$(BIN)/archspec summary $$spec --format json > out/$$name.summary.json || exit 1; \
 		echo "wrote out/$$name.summary.txt and out/$$name.summary.json"; \
+	done
+	@for spec in $(NETWORKS); do \
+		name=$$(basename $$spec .yaml); \
+		$(BIN)/archspec render $$spec -o out/$$name.blocks.dot || exit 1; \
+		if ! command -v dot >/dev/null 2>&1; then \
+			echo "warning: no Graphviz; wrote out/$$name.blocks.dot only"; continue; \
+		fi; \
+		$(BIN)/archspec render $$spec -o out/$$name.blocks.svg && \
+		$(BIN)/archspec render $$spec -o out/$$name.blocks.png && \
+		$(BIN)/archspec render $$spec --level layers -o out/$$name.layers.svg || exit 1; \
+		for block in $$($(BIN)/archspec render $$spec --list-blocks); do \
+			$(BIN)/archspec render $$spec --block $$block -o out/$$name.block.$$block.svg || exit 1; \
+		done; \
+		echo "wrote out/$$name.blocks.{dot,svg,png}, out/$$name.layers.svg and out/$$name.block.*.svg"; \
 	done
 	@for spec in $(ERRATA); do \
 		name=$$(basename $$spec .yaml); \
@@ -43,7 +70,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) graphviz
 	$(BIN)/pytest
 
 # Rewrite the golden files under tests/golden from the current code; review the diff before committing.

@@ -84,6 +84,7 @@ class _Pending:
     pos: Pos
     attr_pos: dict[str, Pos]
     owner: tuple[str, str]
+    sources: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,7 @@ class _Expander:
         scope.names[local] = name  # claimed even if the attributes are bad, to avoid follow-on errors
         given, where = self._attrs(op, step, scope)
         attrs = self._canonical(op, given, where, fallback=step.pos)
+        sources = {key: raw for key, raw in step.items() if key not in ops.WIRING and expr.is_reference(raw)}
         inputs: list[str | Ref]
         if op == "concat":
             inputs = [Ref(text, scope, step["inputs"].at(i)) for i, text in enumerate(step["inputs"])]
@@ -189,7 +191,7 @@ class _Expander:
             inputs = [Ref(step["shortcut"], scope, step.at("shortcut")), residual]
         else:
             inputs = [source]
-        self._emit(name, op, inputs, attrs, step.pos, where, owner or (name, op))
+        self._emit(name, op, inputs, attrs, step.pos, where, owner or (name, op), sources)
         return name
 
     def _branches_step(self, step: Map, scope: Scope, source: str | Ref, owner: tuple[str, str] | None) -> str:
@@ -364,15 +366,24 @@ class _Expander:
         pos: Pos,
         attr_pos: dict[str, Pos],
         owner: tuple[str, str],
+        sources: dict[str, str] | None = None,
     ) -> None:
-        self.pending.append(_Pending(name, op, inputs, attrs, pos, attr_pos, owner))
+        self.pending.append(_Pending(name, op, inputs, attrs, pos, attr_pos, owner, sources or {}))
         if owner == (name, op) or owner == (name, "branches"):
             self.steps.append(Step(name, owner[1], name, pos))
 
     def _finish(self, p: _Pending) -> Node:
         inputs = tuple(name for name in (self._resolve(i) for i in p.inputs) if name)
         return Node(
-            p.name, p.op, inputs, MappingProxyType(p.attrs), p.pos, MappingProxyType(p.attr_pos), p.owner[0], p.owner[1]
+            p.name,
+            p.op,
+            inputs,
+            MappingProxyType(p.attrs),
+            p.pos,
+            MappingProxyType(p.attr_pos),
+            p.owner[0],
+            p.owner[1],
+            MappingProxyType(p.sources),
         )
 
     def _resolve(self, ref: str | Ref, depth: int = 0) -> str | None:

@@ -6,6 +6,7 @@ operands (concat order matters). Graph attributes: `name`, `outputs`, `steps`.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -36,6 +37,17 @@ def node(graph: Graph, name: str) -> Node:
 
 
 def ordered(graph: Graph) -> Iterator[Node]:
-    """Nodes so that every node comes after its inputs; ties keep the order written."""
-    for name in nx.topological_sort(graph):
+    """Nodes so that every node comes after its inputs and otherwise in the order written: of the
+    nodes whose inputs are ready, the one written first goes next. Branches therefore come one
+    after another, as in the spec (a plain topological sort interleaves them)."""
+    written = {name: index for index, name in enumerate(graph)}
+    waiting = {name: graph.in_degree(name) for name in graph}
+    ready = [(written[name], name) for name, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    while ready:
+        _, name = heapq.heappop(ready)
         yield node(graph, name)
+        for successor in graph.successors(name):
+            waiting[successor] -= 1
+            if waiting[successor] == 0:
+                heapq.heappush(ready, (written[successor], successor))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from archspec.errors import Pos
@@ -23,6 +24,7 @@ class Node:
     attr_pos: Mapping[str, Pos]
     block: str
     block_type: str
+    sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # attr -> its `$param` text
 
     def where(self, attr: str) -> Pos:
         """Where an attribute's value was written (after parameters), else where the op was."""

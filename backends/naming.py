@@ -31,8 +31,12 @@ class Namespace:
 
     def name(self, wanted: str) -> str:
         """The identifier for `wanted`; asking again for the same string gives the same answer."""
-        if wanted in self._given:
-            return self._given[wanted]
+        if wanted not in self._given:
+            self._given[wanted] = self.fresh(wanted)
+        return self._given[wanted]
+
+    def fresh(self, wanted: str) -> str:
+        """A new identifier as close to `wanted` as is free."""
         base = _ILLEGAL.sub("_", wanted) or "_"
         if base[0].isdigit():
             base = f"_{base}"
@@ -41,7 +45,6 @@ class Namespace:
             n += 1
             candidate = f"{base}_{n}"
         self._taken.add(candidate)
-        self._given[wanted] = candidate
         return candidate
 
 

@@ -70,9 +70,12 @@ def check(spec: Spec, weights: dict[str, np.ndarray]) -> None:
 
 
 def save(weights: dict[str, np.ndarray], path: Path | str) -> None:
+    import numpy as np
     from safetensors.numpy import save_file
 
-    save_file({k: v for k, v in sorted(weights.items())}, str(path))
+    # safetensors writes an array's buffer as it lies in memory: a transposed view would be
+    # stored scrambled, so every array is made C-contiguous first.
+    save_file({k: np.ascontiguousarray(v) for k, v in sorted(weights.items())}, str(path))
 
 
 def load(path: Path | str) -> dict[str, np.ndarray]:

@@ -1,0 +1,403 @@
+"""Drawings of a checked spec in the style of the paper's figures, as Graphviz DOT text.
+
+Three views:
+
+* `blocks`: the overall schema. One box per top-level step, with consecutive instances of the
+  same block collapsed into one box ("7 x inception_b"), and every edge labelled with the shape
+  of the tensor it carries.
+* a single block (`block_dot`): one block instance op by op, its branches side by side in the
+  order written, each op labelled as the paper's figures label it ("1x7 Conv (224)", "3x3
+  MaxPool (stride 2 V)"), meeting at a filter concat or a scaled add.
+* `layers`: every IR node, one cluster per block instance, shapes on the edges.
+
+Everything here is a pure function of the Spec, returning text; only `to_image` runs a program
+(Graphviz's `dot`), so DOT output needs nothing installed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from archspec.ir import Node, Step
+from archspec.shapes import fmt
+
+if TYPE_CHECKING:
+    from archspec.spec import Spec
+
+LEVELS = ("blocks", "layers")
+FORMATS = ("svg", "png", "pdf", "dot")
+RANKDIRS = ("TB", "LR")
+
+INPUT_ID = "@input"  # '@' cannot occur in a spec name, so these never clash with a step or node
+OUTPUT_ID = "@output"
+
+ACTIVATION_NAMES = {
+    "relu": "ReLU",
+    "relu6": "ReLU6",
+    "gelu": "GELU",
+    "silu": "SiLU",
+    "sigmoid": "Sigmoid",
+    "tanh": "Tanh",
+    "softmax": "Softmax",
+}
+
+GRAPH_STYLE = {"fontname": "Helvetica", "fontsize": "12", "nodesep": "0.25", "ranksep": "0.35"}
+BOX = {"shape": "box", "style": "rounded,filled", "fillcolor": "#ffffff", "fontname": "Helvetica", "fontsize": "12"}
+TERMINAL = {"shape": "box", "style": "filled", "fillcolor": "#e8e8e8", "fontname": "Helvetica", "fontsize": "12"}
+EDGE_STYLE = {"fontname": "Helvetica", "fontsize": "10", "arrowsize": "0.7"}
+
+# Fill colours by what a box does, so that pools and the joins (concat, add) stand out.
+OP_FILL = {"conv": "#fff6d5", "maxpool": "#dbeafe", "avgpool": "#dbeafe", "concat": "#e2f5e1", "add": "#e2f5e1"}
+REPEAT_FILL = "#fde2c8"
+STEP_FILL = "#fff6d5"
+FIXED_LABELS = {"concat": "Filter concat", "global_avgpool": "Global Avg Pooling", "flatten": "Flatten"}
+
+
+class RenderError(Exception):
+    """Graphviz is missing or failed; the message says which and what to do."""
+
+
+class UnknownBlock(ValueError):
+    """A --block name that is neither a block type nor a step of the spec."""
+
+    def __init__(self, name: str, types: Sequence[str], instances: Sequence[str]):
+        self.name, self.types, self.instances = name, tuple(types), tuple(instances)
+        super().__init__(f"no block type or step named '{name}'; block types: {', '.join(types) or 'none'}")
+
+
+# -- DOT text ---------------------------------------------------------------------------------
+
+
+def quote(text: str) -> str:
+    """A DOT double-quoted string. Backslashes are doubled first, so that a name can never turn
+    into one of Graphviz's label escapes (\\N, \\G, \\l ...); a newline becomes DOT's \\n."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "").replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def attr_list(attrs: dict[str, str]) -> str:
+    return "[" + ", ".join(f"{key}={quote(value)}" for key, value in attrs.items()) + "]"
+
+
+def node_line(node_id: str, attrs: dict[str, str]) -> str:
+    return f"{quote(node_id)} {attr_list(attrs)};"
+
+
+def edge_line(tail: str, head: str, attrs: dict[str, str]) -> str:
+    return f"{quote(tail)} -> {quote(head)} {attr_list(attrs)};"
+
+
+def digraph(name: str, body: Iterable[str], graph_attrs: dict[str, str]) -> str:
+    lines = [f"digraph {quote(name)} {{"]
+    lines += [f"  {key}={quote(value)};" for key, value in graph_attrs.items()]
+    lines += [f"  node {attr_list(BOX)};", f"  edge {attr_list(EDGE_STYLE)};"]
+    lines += [f"  {line}" for line in body]
+    return "\n".join([*lines, "}"]) + "\n"
+
+
+# -- op labels as the paper writes them --------------------------------------------------------
+
+
+def _pair(value: tuple[int, int]) -> str:
+    return f"{value[0]}x{value[1]}"
+
+
+def _stride_and_padding(node: Node) -> list[str]:
+    """The paper writes "stride 2" and "V" (valid padding) only where they differ from 1 / same."""
+    stride: tuple[int, int] = node.attrs["stride"]
+    parts = [] if stride == (1, 1) else [f"stride {stride[0] if stride[0] == stride[1] else _pair(stride)}"]
+    return parts + (["V"] if node.attrs["padding"] == "valid" else [])
+
+
+def _number(value: float) -> str:
+    """0.2 as the paper's 0.20; anything finer keeps its own digits."""
+    two = f"{value:.2f}"
+    return two if float(two) == value else f"{value:g}"
+
+
+def op_label(node: Node) -> str:
+    """One op as the paper's figures label it: "1x7 Conv (224)", "3x3 Conv (384 stride 2 V)",
+    "1x1 Conv (2080 Linear)", "3x3 MaxPool (stride 2 V)", "Filter concat", "+ (x 0.20), ReLU"."""
+    a = node.attrs
+    if node.op == "conv":
+        activation = a["activation"]
+        extra = [] if activation == "relu" else ["Linear" if activation == "none" else ACTIVATION_NAMES[activation]]
+        return f"{_pair(a['kernel'])} Conv ({' '.join([str(a['filters']), *_stride_and_padding(node), *extra])})"
+    if node.op in ("maxpool", "avgpool"):
+        detail = " ".join(_stride_and_padding(node))
+        kind = "MaxPool" if node.op == "maxpool" else "Avg Pooling"
+        return f"{_pair(a['kernel'])} {kind}" + (f" ({detail})" if detail else "")
+    if node.op == "add":
+        scaled = "+" if a["scale"] == 1.0 else f"+ (x {_number(a['scale'])})"
+        return scaled if a["activation"] == "none" else f"{scaled}, {ACTIVATION_NAMES[a['activation']]}"
+    if node.op == "dense":
+        activation = a["activation"]
+        return f"FC ({a['units']}" + ("" if activation == "none" else f" {ACTIVATION_NAMES[activation]}") + ")"
+    if node.op == "dropout":  # the paper gives the keep probability: "Dropout (keep 0.8)"
+        return f"Dropout (keep {round(1.0 - a['rate'], 6):g})"
+    if node.op == "activation":
+        return ACTIVATION_NAMES[a["fn"]]
+    return FIXED_LABELS.get(node.op, node.op.capitalize())  # "Input"
+
+
+def _op_box(node: Node) -> dict[str, str]:
+    return {"label": op_label(node), "fillcolor": OP_FILL.get(node.op, "#ffffff"), "tooltip": node.name}
+
+
+# -- steps and their groups ---------------------------------------------------------------------
+
+
+def is_block_instance(spec: Spec, step: Step) -> bool:
+    """A block instance owns nodes named `instance/...`; a top-level op or branches step is
+    itself a node of the graph."""
+    return step.name not in spec.graph
+
+
+def block_types(spec: Spec) -> list[str]:
+    """The block types the network instantiates, in order of first use."""
+    return list(dict.fromkeys(step.type for step in spec.steps if is_block_instance(spec, step)))
+
+
+@dataclass(frozen=True)
+class Group:
+    """Consecutive top-level steps drawn as one box: instances of one block type, or a single step."""
+
+    steps: tuple[Step, ...]
+
+    @property
+    def id(self) -> str:
+        return self.steps[0].name
+
+
+def step_groups(spec: Spec) -> list[Group]:
+    """The boxes of the blocks view: a run of consecutive instances of the same block type is one
+    group (the paper's "7 x Inception-B"); a top-level op or branches step is always its own."""
+    groups: list[list[Step]] = []
+    for step in spec.steps:
+        last = groups[-1][-1] if groups else None
+        if last and last.type == step.type and is_block_instance(spec, last) and is_block_instance(spec, step):
+            groups[-1].append(step)
+        else:
+            groups.append([step])
+    return [Group(tuple(steps)) for steps in groups]
+
+
+def _group_label(spec: Spec, group: Group) -> str:
+    first, last = group.steps[0], group.steps[-1]
+    if not is_block_instance(spec, first):
+        node = spec.node(first.name)
+        return op_label(node) if node.op != "concat" else f"Branches -> Filter concat\n{first.name}"
+    if len(group.steps) == 1:
+        return first.type if first.name == first.type else f"{first.type}\n{first.name}"
+    lines = [f"{len(group.steps)} x {first.type}", f"{first.name} .. {last.name}"]
+    outputs = [fmt(spec.shapes[step.output]) for step in group.steps]
+    if len(set(outputs)) > 1:  # the edge out shows only the last; say where the width changes
+        lines.append("outputs " + ", ".join(outputs))
+    drawn = _signature(spec, first)
+    differ = [step.name for step in group.steps[1:] if _signature(spec, step) != drawn]
+    if differ:  # one box must not hide that, say, the last block has no ReLU
+        lines.append(f"{_few(differ)} {'differs' if len(differ) == 1 else 'differ'} from {first.name}")
+    return "\n".join(lines)
+
+
+# -- the blocks view ----------------------------------------------------------------------------
+
+
+def blocks_dot(spec: Spec, rankdir: str = "TB") -> str:
+    groups = step_groups(spec)
+    group_of = {step.name: group.id for group in groups for step in group.steps}
+    group_of["input"] = INPUT_ID  # the input node belongs to no step
+
+    body = [node_line(INPUT_ID, {**TERMINAL, "label": "Input", "class": "io"})]
+    for group in groups:
+        fill = REPEAT_FILL if len(group.steps) > 1 else STEP_FILL
+        body.append(node_line(group.id, {"label": _group_label(spec, group), "fillcolor": fill, "class": "step"}))
+    for index, _ in enumerate(spec.outputs):
+        body.append(node_line(f"{OUTPUT_ID}{index}", {**TERMINAL, "label": "Output", "class": "io"}))
+
+    # One edge per tensor that leaves a box for another box; repeats of a group swallow theirs.
+    seen: set[tuple[str, str]] = set()
+    for node in spec.nodes:
+        for source in node.inputs:
+            tail, head = group_of[spec.node(source).block], group_of[node.block]
+            if tail != head and (source, head) not in seen:
+                seen.add((source, head))
+                body.append(edge_line(tail, head, _shape_edge(spec, source)))
+    for index, output in enumerate(spec.outputs):
+        body.append(edge_line(group_of[spec.node(output).block], f"{OUTPUT_ID}{index}", _shape_edge(spec, output)))
+    return digraph(spec.name, body, {**GRAPH_STYLE, "rankdir": rankdir, "label": _title(spec), "labelloc": "t"})
+
+
+def _shape_edge(spec: Spec, source: str) -> dict[str, str]:
+    """An edge labelled with the shape of the tensor it carries; the tooltip names that tensor."""
+    return {"label": f" {fmt(spec.shapes[source])}", "tooltip": source}
+
+
+def _title(spec: Spec) -> str:
+    return f"{spec.name}: {fmt(spec.input_shape)} -> {fmt(spec.output_shape)}, {spec.params:,} params"
+
+
+# -- one block ----------------------------------------------------------------------------------
+
+
+def find_step(spec: Spec, name: str) -> Step:
+    """The step to draw for --block NAME: that step, or the first instance of that block type."""
+    for step in spec.steps:
+        if step.name == name:
+            return step
+    for step in spec.steps:
+        if step.type == name and is_block_instance(spec, step):
+            return step
+    raise UnknownBlock(name, block_types(spec), [step.name for step in spec.steps])
+
+
+def _scope(step: Step, node: Node) -> str:
+    """`branch_1/branch_1a` for `mixed_7b/branch_1/branch_1a/conv_0`: the branch a node sits in."""
+    relative = node.name.removeprefix(step.name + "/")
+    return relative.rpartition("/")[0]
+
+
+def _signature(spec: Spec, step: Step) -> list[tuple[str, str]]:
+    """What the block view of one instance shows, to tell instances that would draw differently."""
+    prefix = step.name + "/"
+    return [(n.name.removeprefix(prefix), op_label(n)) for n in spec.nodes if n.block == step.name]
+
+
+def _block_title(spec: Spec, step: Step) -> str:
+    title = step.type if step.name == step.type else f"{step.type}: {step.name}"
+    if not is_block_instance(spec, step):
+        return title
+    same = [s for s in spec.steps if s.type == step.type and is_block_instance(spec, s)]
+    if len(same) == 1:
+        return title
+    lines = [title, f"{len(same)} instances, {same[0].name} .. {same[-1].name}"]
+    drawn = _signature(spec, step)
+    differ = [s.name for s in same if s is not step and _signature(spec, s) != drawn]
+    if differ:  # e.g. a last block8 without its ReLU: say so rather than hide it
+        lines.append(f"drawn: {step.name}; {_few(differ)} {'differs' if len(differ) == 1 else 'differ'}")
+    return "\n".join(lines)
+
+
+def _few(names: Sequence[str], limit: int = 4) -> str:
+    return ", ".join(names) if len(names) <= limit else ", ".join(names[:limit]) + f" and {len(names) - limit} more"
+
+
+def block_dot(spec: Spec, name: str, rankdir: str = "TB") -> str:
+    """One block instance op by op, its input at the top and its output at the bottom."""
+    step = find_step(spec, name)
+    nodes = [n for n in spec.nodes if n.block == step.name]
+    inside = {n.name for n in nodes}
+    sources = list(dict.fromkeys(s for n in nodes for s in n.inputs if s not in inside))
+    external = {source: f"{INPUT_ID}{index}" for index, source in enumerate(sources)}
+
+    body: list[str] = []
+    for source, node_id in external.items():
+        label = f"Input\n{fmt(spec.shapes[source])}" if len(sources) == 1 else f"{source}\n{fmt(spec.shapes[source])}"
+        body.append(node_line(node_id, {**TERMINAL, "label": label, "class": "io", "tooltip": source}))
+    body += block_ops(step, nodes, {"class": "layer"})
+    body.append(node_line(OUTPUT_ID, {**TERMINAL, "label": f"Output\n{fmt(spec.shapes[step.output])}", "class": "io"}))
+
+    shortcuts: list[str] = []
+    for node in nodes:
+        for source in dict.fromkeys(node.inputs):
+            edge = edge_line(external.get(source, source), node.name, _join_edge(spec, node, source))
+            # Drawn last, a shortcut goes around the branches instead of through them.
+            (shortcuts if node.op == "add" and source in external else body).append(edge)
+    body += shortcuts
+    body.append(edge_line(step.output, OUTPUT_ID, {}))
+    graph = {**GRAPH_STYLE, "rankdir": rankdir, "ordering": "out", "label": _block_title(spec, step), "labelloc": "t"}
+    return digraph(f"{spec.name}/{step.name}", body, graph)
+
+
+def block_ops(step: Step, nodes: Sequence[Node], attrs: dict[str, str]) -> list[str]:
+    """The node lines of one block instance, laid out as the paper draws a module. `group` keeps
+    each branch's ops in one straight column; the graph's `ordering=out` keeps the columns in the
+    order the branches are written (the concat order); and the first op of every branch sits
+    right under the input, where dot would otherwise let a short branch sink."""
+    inside = {n.name for n in nodes}
+    lines = [node_line(n.name, {**_op_box(n), **attrs, "group": f"{step.name}/{_scope(step, n)}"}) for n in nodes]
+    heads = [n.name for n in nodes if n.inputs and not any(source in inside for source in n.inputs)]
+    if len(heads) > 1:
+        lines.append("{rank=same; " + " ".join(quote(head) for head in heads) + "}")
+    return lines
+
+
+def _join_edge(spec: Spec, node: Node, source: str) -> dict[str, str]:
+    """Edges into a concat or an add carry their shapes: that is where the widths must add up."""
+    return _shape_edge(spec, source) if node.op in ("concat", "add") else {"tooltip": source}
+
+
+# -- the layers view ----------------------------------------------------------------------------
+
+
+def layers_dot(spec: Spec, rankdir: str = "TB") -> str:
+    """Every IR node, one cluster per block instance; one edge per (input, node) pair."""
+    body: list[str] = []
+    steps = {step.name: step for step in spec.steps}
+    for block, nodes in _by_block(spec):
+        step = steps.get(block)
+        if step is None or not is_block_instance(spec, step):  # the input, top-level ops
+            body += [node_line(n.name, {**_op_box(n), "class": "layer"}) for n in nodes]
+            continue
+        label = step.name if step.name == step.type else f"{step.name} ({step.type})"
+        body.append(f"subgraph {quote('cluster_' + block)} {{")
+        body.append(f"  label={quote(label)}; style={quote('rounded')}; color={quote('#999999')};")
+        body += [f"  {line}" for line in block_ops(step, nodes, {"class": "layer"})]
+        body.append("}")
+    for node in spec.nodes:
+        for source in dict.fromkeys(node.inputs):
+            body.append(edge_line(source, node.name, _shape_edge(spec, source)))
+    graph = {**GRAPH_STYLE, "rankdir": rankdir, "ordering": "out", "label": _title(spec), "labelloc": "t"}
+    return digraph(spec.name, body, graph)
+
+
+def _by_block(spec: Spec) -> Iterator[tuple[str, list[Node]]]:
+    """The nodes of each block instance together, blocks in the order their first node comes."""
+    blocks: dict[str, list[Node]] = {}
+    for node in spec.nodes:
+        blocks.setdefault(node.block, []).append(node)
+    yield from blocks.items()
+
+
+# -- entry points -------------------------------------------------------------------------------
+
+
+def to_dot(spec: Spec, level: str = "blocks", block: str | None = None, rankdir: str = "TB") -> str:
+    """The DOT text of one view: `block` (a block type or a step name) wins over `level`."""
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
+    if block is not None:
+        return block_dot(spec, block, rankdir)
+    if level == "blocks":
+        return blocks_dot(spec, rankdir)
+    if level == "layers":
+        return layers_dot(spec, rankdir)
+    raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
+
+
+def to_image(dot_text: str, fmt_name: str, timeout: float = 600.0) -> bytes:
+    """Run Graphviz's `dot` on DOT text: svg, png or pdf bytes (dot is given back as it is)."""
+    if fmt_name == "dot":
+        return dot_text.encode("utf-8")
+    if fmt_name not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt_name!r}")
+    program = shutil.which("dot")
+    if program is None:
+        raise RenderError(
+            "Graphviz's 'dot' program is not installed, so svg, png and pdf cannot be drawn; "
+            "install Graphviz (Debian/Ubuntu: apt-get install graphviz) or write --format dot"
+        )
+    try:
+        command = [program, f"-T{fmt_name}"]  # a list, no shell: nothing in the text is ever interpreted
+        data = dot_text.encode("utf-8")
+        result = subprocess.run(command, input=data, capture_output=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RenderError(f"running Graphviz's dot failed: {exc}") from None
+    if result.returncode != 0:
+        message = result.stderr.decode("utf-8", "replace").strip() or f"exit status {result.returncode}"
+        raise RenderError(f"Graphviz's dot failed: {message}")
+    return result.stdout

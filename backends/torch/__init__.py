@@ -1,0 +1,94 @@
+"""The PyTorch backend: a live nn.Module from a spec, framework-neutral weights, reference weights.
+
+    model = backends.torch.build(archspec.load("specs/inception_v4.yaml"))
+    weights = backends.torch.get_weights(model)        # {"stem/conv2d_1a/kernel": array, ...}
+    backends.torch.set_weights(other_model, weights)
+
+Keys and layouts are those of `backends.weights`, shared with the TensorFlow backend.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from backends import weights as neutral
+from backends.torch.layers import ConvBnAct, Dense
+from backends.torch.lowering import Network, module_path
+
+if TYPE_CHECKING:
+    from archspec.spec import Spec
+
+__all__ = ["Network", "build", "get_weights", "load_reference_weights", "module_path", "set_weights"]
+
+
+def build(spec: Spec) -> Network:
+    """A freshly initialised torch.nn.Module that computes the spec's network."""
+    return Network(spec)
+
+
+def _roles(module: nn.Module) -> dict[str, torch.Tensor]:
+    """A layer's tensors under their neutral roles, in PyTorch layout."""
+    found: dict[str, torch.Tensor] = {}
+    if isinstance(module, ConvBnAct):
+        found["kernel"] = module.conv.weight
+        if module.conv.bias is not None:
+            found["bias"] = module.conv.bias
+        if module.bn is not None:
+            if module.bn.weight.requires_grad:
+                found["gamma"] = module.bn.weight
+            if module.bn.bias.requires_grad:
+                found["beta"] = module.bn.bias
+            assert module.bn.running_mean is not None and module.bn.running_var is not None
+            found["moving_mean"] = module.bn.running_mean
+            found["moving_variance"] = module.bn.running_var
+    elif isinstance(module, Dense):
+        found["kernel"] = module.weight
+        if module.bias is not None:
+            found["bias"] = module.bias
+    return found
+
+
+def _to_neutral(role: str, tensor: torch.Tensor) -> np.ndarray:
+    array = tensor.detach().cpu().float().numpy()
+    if role == "kernel":
+        array = array.transpose(2, 3, 1, 0) if array.ndim == 4 else array.T
+    return np.ascontiguousarray(array)
+
+
+def _from_neutral(role: str, array: np.ndarray) -> torch.Tensor:
+    if role == "kernel":
+        array = array.transpose(3, 2, 0, 1) if array.ndim == 4 else array.T
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def get_weights(model: Network) -> dict[str, np.ndarray]:
+    """Every weight of the model as `{node/role: float32 array}` in the neutral layouts."""
+    return {
+        neutral.key(node, role): _to_neutral(role, tensor)
+        for node, module in model.node_modules.items()
+        for role, tensor in _roles(module).items()
+    }
+
+
+def set_weights(model: Network, weights: dict[str, Any]) -> None:
+    """Load neutral weights; every array the spec needs must be there with the right shape."""
+    arrays = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items()}
+    neutral.check(model.spec, arrays)
+    with torch.no_grad():
+        for node, module in model.node_modules.items():
+            for role, tensor in _roles(module).items():
+                tensor.copy_(_from_neutral(role, arrays[neutral.key(node, role)]))
+
+
+def load_reference_weights(model: Network, state_dict: dict[str, torch.Tensor], source: str = "timm") -> None:
+    """Load a reference implementation's state_dict into the model built from the matching
+    bundled spec (timm's inception_v3, inception_v4 or inception_resnet_v2)."""
+    from backends.torch.reference import load_timm
+
+    if source != "timm":
+        raise ValueError(f"unknown reference source '{source}'; the torch backend knows 'timm'")
+    load_timm(model, state_dict)

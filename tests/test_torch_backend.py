@@ -1,0 +1,187 @@
+"""The PyTorch backend against the IR: every bundled spec built, generated, run and compared."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+from library import NETWORKS
+
+import archspec
+from backends import weights as neutral
+
+torch = pytest.importorskip("torch")
+bt = pytest.importorskip("backends.torch")
+from backends.torch.codegen import generate  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def load_generated(source: str, path: Path) -> ModuleType:
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(module)
+    return module
+
+
+def randomize_batch_norm(model: torch.nn.Module, seed: int = 0) -> None:
+    """Give every batch norm non-trivial statistics, so that eval outputs test their mapping."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                n = module.num_features
+                module.running_mean.copy_(torch.rand(n, generator=generator) - 0.5)
+                module.running_var.copy_(torch.rand(n, generator=generator) + 0.5)
+                module.weight.copy_(torch.rand(n, generator=generator) + 0.5)
+                module.bias.copy_(torch.rand(n, generator=generator) - 0.5)
+
+
+# Every bundled network runs at 107x107 here (the smallest size common to all of them is 75):
+# parameters do not depend on the input size, and the tests run in seconds, not minutes.
+SMALL_INPUT = (107, 107, 3)
+
+
+@pytest.fixture(scope="module", params=NETWORKS, ids=lambda p: p.stem)
+def case(request: pytest.FixtureRequest) -> tuple[archspec.Spec, torch.nn.Module]:
+    spec = archspec.load(request.param, input_shape=SMALL_INPUT)
+    torch.manual_seed(0)
+    model = bt.build(spec).eval()
+    randomize_batch_norm(model)
+    return spec, model
+
+
+def test_parameter_count_and_output_shape_match_the_ir(case: tuple[archspec.Spec, torch.nn.Module]) -> None:
+    spec, model = case
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == spec.params
+    h, w, c = spec.input_shape
+    with torch.no_grad():
+        out = model(torch.randn(1, c, h, w))
+    assert tuple(out.shape[1:]) == spec.output_shape
+    assert torch.isfinite(out).all()
+
+
+def test_generated_source_matches_the_built_model(case: tuple[archspec.Spec, torch.nn.Module], tmp_path: Path) -> None:
+    spec, model = case
+    source = generate(spec)
+    assert source == generate(spec)  # deterministic
+    assert "archspec" not in [line.split()[1] for line in source.splitlines() if line.startswith(("import ", "from "))]
+    generated = load_generated(source, tmp_path / f"generated_{spec.name}.py").build().eval()
+    assert list(generated.state_dict()) == list(model.state_dict())
+    generated.load_state_dict(model.state_dict())
+    h, w, c = spec.input_shape
+    x = torch.randn(2, c, h, w)
+    with torch.no_grad():
+        expected = model(x)
+        assert torch.equal(generated(x), expected)
+        assert torch.equal(generated.forward_head(generated.forward_features(x)), expected)
+        assert torch.equal(model.forward_head(model.forward_features(x)), expected)
+
+
+def test_generated_source_passes_ruff(tmp_path: Path) -> None:
+    ruff = Path(sys.executable).parent / "ruff"
+    if not ruff.exists():
+        pytest.skip("ruff is not installed beside this Python")
+    for path in NETWORKS:
+        target = tmp_path / f"{path.stem}_model.py"
+        target.write_text(generate(archspec.load(path)))
+    config = ROOT / "pyproject.toml"
+    result = subprocess.run(
+        [str(ruff), "check", "--config", str(config), str(tmp_path)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_neutral_weights_round_trip(case: tuple[archspec.Spec, torch.nn.Module], tmp_path: Path) -> None:
+    spec, model = case
+    weights = bt.get_weights(model)
+    assert {k: v.shape for k, v in weights.items()} == neutral.expected_shapes(spec)
+    neutral.save(weights, tmp_path / "w.safetensors")
+    loaded = neutral.load(tmp_path / "w.safetensors")
+    torch.manual_seed(1)
+    other = bt.build(spec).eval()
+    bt.set_weights(other, loaded)
+    h, w, c = spec.input_shape
+    x = torch.randn(1, c, h, w)
+    with torch.no_grad():
+        assert torch.equal(other(x), model(x))
+
+
+def test_set_weights_names_the_first_bad_array() -> None:
+    spec = archspec.load(ROOT / "specs" / "inception_v4.yaml")
+    model = bt.build(spec)
+    weights = bt.get_weights(model)
+    weights["stem/conv2d_1a/kernel"] = np.zeros((3, 3, 3, 31), np.float32)
+    with pytest.raises(ValueError, match=r"'stem/conv2d_1a/kernel' has shape \(3, 3, 3, 31\)"):
+        bt.set_weights(model, weights)
+    del weights["stem/conv2d_1a/kernel"]
+    with pytest.raises(ValueError, match="lack 'stem/conv2d_1a/kernel'"):
+        bt.set_weights(model, weights)
+
+
+TIMM = {"inception_v3": "fc", "inception_v4": "last_linear", "inception_resnet_v2": "classif"}
+
+
+def timm_like_state_dict(model: str) -> dict[str, torch.Tensor]:
+    """A state_dict with timm's key names and shapes (from the committed fixture), random values."""
+    table = json.loads((FIXTURES / f"timm_{model}.json").read_text())["state_dict"]
+    generator = torch.Generator().manual_seed(7)
+    return {key: torch.rand(shape, generator=generator) for key, shape in table}
+
+
+@pytest.mark.parametrize("model", TIMM)
+def test_timm_mapping_places_every_tensor(model: str) -> None:
+    """Every tensor of timm's layout lands in a node whose role and shape fit, in order."""
+    state = timm_like_state_dict(model)
+    ours = bt.build(archspec.load(ROOT / "specs" / f"{model}.yaml"))
+    bt.load_reference_weights(ours, state, source="timm")
+    mine = ours.state_dict()
+    ours_values = [v for k, v in mine.items() if not k.endswith("num_batches_tracked")]
+    theirs = [v for k, v in state.items() if not k.endswith("num_batches_tracked")]
+    assert len(ours_values) == len(theirs)
+    for a, b in zip(ours_values, theirs, strict=True):
+        assert torch.equal(a, b)
+    classifier = TIMM[model]
+    assert torch.equal(ours.node_modules["head/logits"].weight, state[f"{classifier}.weight"])
+
+
+def test_timm_mapping_names_the_first_tensor_that_does_not_fit() -> None:
+    state = timm_like_state_dict("inception_v4")
+    state["features.6.branch1.1.conv.weight"] = torch.zeros(96, 64, 5, 5)
+    model = bt.build(archspec.load(ROOT / "specs" / "inception_v4.yaml"))
+    with pytest.raises(ValueError, match=r"'features\.6\.branch1\.1\.conv\.weight' has shape \(96, 64, 5, 5\)"):
+        bt.load_reference_weights(model, state)
+    with pytest.raises(ValueError, match="has 150 conv/linear layers but 'inception_v3' has 95"):
+        bt.load_reference_weights(bt.build(archspec.load(ROOT / "specs" / "inception_v3.yaml")), state)
+
+
+def test_outputs_equal_timm_after_loading_its_weights() -> None:
+    try:
+        import timm
+    except Exception as exc:  # timm needs torchvision, which does not import beside the CPU torch here
+        pytest.skip(f"timm does not import here ({type(exc).__name__}: {exc}); this runs where timm is installed")
+    for name in TIMM:
+        reference = timm.create_model(name, pretrained=False).eval()
+        randomize_batch_norm(reference, seed=3)
+        ours = bt.build(archspec.load(ROOT / "specs" / f"{name}.yaml")).eval()
+        bt.load_reference_weights(ours, reference.state_dict(), source="timm")
+        x = torch.randn(2, 3, 299, 299)
+        with torch.no_grad():
+            assert (ours(x) - reference(x)).abs().max().item() <= 1e-4, name
+
+
+def test_saved_weights_keep_transposed_layouts(tmp_path: Path) -> None:
+    """A transposed (non-contiguous) array must be stored in its logical order."""
+    kernel = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(5, 4, 2, 3).transpose(2, 3, 1, 0)
+    neutral.save({"k": kernel}, tmp_path / "w.safetensors")
+    assert np.array_equal(neutral.load(tmp_path / "w.safetensors")["k"], kernel)
