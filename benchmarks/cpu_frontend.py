@@ -1,0 +1,86 @@
+"""Front-end and build-time benchmark, on the CPU.
+
+    python benchmarks/cpu_frontend.py [--repeats 5] [--markdown FILE]
+
+1. Whole-process wall time of `archspec check` on every bundled network spec, as one process
+   (Python start-up and imports included), median of several runs.
+2. Time to build each reference model with `backends.torch.build` from its spec, and with timm's
+   `create_model` where timm imports, as a ratio (ours / timm; below 1 is faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from cli import bundled_specs  # noqa: E402
+
+REFERENCE_MODELS = ("inception_v3", "inception_v4", "inception_resnet_v2")
+
+
+def median_seconds(action: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def check_wall_time(repeats: int) -> tuple[float, int]:
+    specs = [str(p) for p in bundled_specs() if p.parent.name != "errata"]
+    command = [sys.executable, str(ROOT / "cli.py"), "check", "-q", *specs]
+    seconds = median_seconds(lambda: subprocess.run(command, check=True, cwd=ROOT), repeats)
+    return seconds, len(specs)
+
+
+def build_times(repeats: int) -> list[tuple[str, float, float | None]]:
+    import archspec
+    from backends import torch as archspec_torch
+
+    try:
+        import timm
+    except Exception:  # timm needs torchvision, which is not everywhere
+        timm = None
+    rows = []
+    for name in REFERENCE_MODELS:
+        spec_path = ROOT / "specs" / f"{name}.yaml"
+        ours = median_seconds(lambda path=spec_path: archspec_torch.build(archspec.load(path)), repeats)
+        theirs = None
+        if timm is not None:
+            theirs = median_seconds(lambda model=name: timm.create_model(model, pretrained=False), repeats)
+        rows.append((name, ours, theirs))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
+    args = parser.parse_args()
+    seconds, count = check_wall_time(args.repeats)
+    lines = [
+        f"`archspec check` on {count} bundled specs, one process: {seconds:.3f} s wall (median of {args.repeats})",
+        "",
+        "| model | build from spec (s) | timm create_model (s) | ours / timm |",
+        "|---|---|---|---|",
+    ]
+    for name, ours, theirs in build_times(args.repeats):
+        ratio = f"{ours / theirs:.2f}" if theirs else "timm not importable"
+        lines.append(f"| {name} | {ours:.3f} | {f'{theirs:.3f}' if theirs else '-'} | {ratio} |")
+    text = "\n".join(lines)
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
