@@ -70,6 +70,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--input", type=int, default=299)
     parser.add_argument("--markdown", type=Path)
+    parser.add_argument("--spec", action="append", help="only these spec names (default: every bundled network)")
     args = parser.parse_args()
     name = torch.cuda.get_device_name() if args.device == "cuda" else "CPU"
     lines = [
@@ -80,7 +81,7 @@ def main() -> None:
         "|---|---|---|---|---|---|",
     ]
     for path in bundled_specs():
-        if path.parent.name == "errata":
+        if path.parent.name == "errata" or (args.spec and path.stem not in args.spec):
             continue
         eager = run(path, args.device, args.batch, args.input, compiled=False)
         try:
