@@ -10,7 +10,7 @@ where there is one. Input widths that differ are expressed in terms of the block
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ from archspec.spec import Spec
 from backends.naming import Namespace, pascal_case
 
 INPUT = "input"  # the relative name of a block's input inside its class
+MIN_LOOP = 3  # repeats of at least this many instances are written as loops
 
 
 class CodegenError(ValueError):
@@ -187,3 +188,34 @@ def _width(node: Node, attrs: dict[str, Value], inputs: list[Value | None]) -> V
     if node.op in ("flatten",):
         return None
     return inputs[0] if inputs else None
+
+
+Run = list[tuple[Step, BlockClass, str]]
+
+
+def repeat_runs(
+    plan: Plan, arguments: Callable[[BlockClass, str], dict[str, Any]], kept: frozenset[str] = frozenset()
+) -> list[Run]:
+    """The steps in runs: consecutive steps of one class called with the same `arguments`, each
+    reading the one before, make a repeat (written as a loop when at least MIN_LOOP long). A step
+    whose output is `kept` for later ends its run, so that the generated code can name it."""
+    runs: list[Run] = []
+    for item in plan.steps:
+        step, cls, source = item
+        if runs:
+            last, last_cls, _ = runs[-1][-1]
+            follows = cls is last_cls and source == last.name and last.name not in kept
+            if follows and arguments(cls, step.name) == arguments(cls, last.name):
+                runs[-1].append(item)
+                continue
+        runs.append([item])
+    return [run for whole in runs for run in ([whole] if len(whole) >= MIN_LOOP else [[item] for item in whole])]
+
+
+def annotation(values: list[Any]) -> str:
+    """The type annotation of a constructor argument, from the values it takes."""
+    kinds = {type(v) for v in values}
+    if len(kinds) == 1:
+        kind = kinds.pop()
+        return {tuple: "tuple[int, int]"}.get(kind, kind.__name__)
+    return "float" if kinds <= {int, float} else "object"

@@ -13,6 +13,8 @@ import keyword
 import re
 from typing import Any
 
+from archspec.ops import BatchNorm
+
 _ILLEGAL = re.compile(r"[^0-9A-Za-z_]")
 
 
@@ -67,3 +69,46 @@ def literal(value: Any) -> str:
             else (f"({items})" if isinstance(value, tuple) else f"[{items}]")
         )
     raise TypeError(f"cannot emit a {type(value).__name__} as a literal")
+
+
+def word(text: str) -> str:
+    """Spec text for a docstring or comment: word characters only, so it cannot end the string."""
+    return re.sub(r"\W", "_", text)
+
+
+def names_tuple(names: list[str]) -> str:
+    """`tuple(f"block35_{i}" for i in range(1, 11))` for numbered names, else a tuple literal."""
+    base, _, first = names[0].rpartition("_")
+    if re.fullmatch(r"[A-Za-z0-9_]+", base) and first.isdigit():
+        start = int(first)
+        if names == [f"{base}_{i}" for i in range(start, start + len(names))]:
+            return f'tuple(f"{base}_{{i}}" for i in range({start}, {start + len(names)}))'
+    return "(\n" + "".join(f"    {literal(name)},\n" for name in names) + ")"
+
+
+class Constants:
+    """Module-level constants of a generated file (batch-norm settings, instance-name tuples):
+    one name per distinct value, in upper case."""
+
+    def __init__(self, names: Namespace) -> None:
+        self.names = names
+        self.lines: dict[str, str] = {}
+
+    def add(self, wanted: str, source: str) -> str:
+        for name, existing in self.lines.items():
+            if existing == source:
+                return name
+        name = self.names.fresh(wanted.upper())
+        self.lines[name] = source
+        return name
+
+    def value(self, value: Any) -> str:
+        """Source for a value: a BatchNorm becomes a shared constant, anything else a literal."""
+        if isinstance(value, BatchNorm):
+            default = BatchNorm()
+            changed = [f for f in ("eps", "momentum", "scale", "center") if getattr(value, f) != getattr(default, f)]
+            return self.add("BN", "BatchNorm(" + ", ".join(f"{f}={literal(getattr(value, f))}" for f in changed) + ")")
+        return literal(value)
+
+    def source(self) -> str:
+        return "".join(f"{name} = {value}\n" for name, value in self.lines.items())

@@ -185,3 +185,50 @@ def test_saved_weights_keep_transposed_layouts(tmp_path: Path) -> None:
     kernel = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(5, 4, 2, 3).transpose(2, 3, 1, 0)
     neutral.save({"k": kernel}, tmp_path / "w.safetensors")
     assert np.array_equal(neutral.load(tmp_path / "w.safetensors")["k"], kernel)
+
+
+def test_get_weights_is_a_snapshot() -> None:
+    model = bt.build(archspec.load(ROOT / "specs" / "examples" / "inception_v4_small.yaml", input_shape=(75, 75, 3)))
+    weights = bt.get_weights(model)
+    with torch.no_grad():
+        model.node_modules["stem/conv2d_1a"].bn.bias.add_(1.0)
+    assert not np.array_equal(weights["stem/conv2d_1a/beta"], bt.get_weights(model)["stem/conv2d_1a/beta"])
+
+
+HOSTILE = """
+input: {shape: [16, 16, 3]}
+blocks:
+  max_pool:
+    body:
+      - {op: conv, name: max_pool, kernel: 3x3, filters: 4}
+      - {op: maxpool, name: avg_pool, kernel: 3x3, stride: 2}
+      - {op: conv, name: self, kernel: 1x1, filters: 4}
+      - {op: conv, name: training, kernel: 1x1, filters: 4}
+      - {op: conv, name: class, kernel: 1x1, filters: 4}
+      - {op: add, name: residual_add, shortcut: self, activation: relu}
+network:
+  - {block: max_pool, name: forward}
+  - {block: max_pool, name: torch}
+  - {op: global_avgpool, name: ACTIVATIONS}
+  - {op: dense, name: build, units: 3}
+"""
+
+
+def test_generated_names_cannot_shadow_or_inject(tmp_path: Path) -> None:
+    """Names that collide with helpers, keywords, nn.Module attributes and imports are renamed,
+    and the file still computes what the built model computes."""
+    spec = archspec.load(HOSTILE)
+    source = generate(spec)
+    model = bt.build(spec).eval()
+    generated = load_generated(source, tmp_path / "hostile.py").build().eval()
+    assert list(generated.state_dict()) == list(model.state_dict())
+    generated.load_state_dict(model.state_dict())
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(generated(x), model(x))
+
+
+@pytest.mark.parametrize("name", ['"x\\nimport os"', "\"a'); import os; ('\"", "__import__('os')"])
+def test_names_that_are_not_identifiers_are_rejected(name: str) -> None:
+    with pytest.raises(archspec.SpecError, match="not a valid name|must be"):
+        archspec.load(f"input: {{shape: [8, 8, 3]}}\nnetwork:\n  - {{op: conv, name: {name}, kernel: 1, filters: 2}}\n")

@@ -56,7 +56,7 @@ def _to_neutral(role: str, tensor: torch.Tensor) -> np.ndarray:
     array = tensor.detach().cpu().float().numpy()
     if role == "kernel":
         array = array.transpose(2, 3, 1, 0) if array.ndim == 4 else array.T
-    return np.ascontiguousarray(array)
+    return np.array(array, order="C", copy=True)  # a snapshot: never a view of the model's memory
 
 
 def _from_neutral(role: str, array: np.ndarray) -> torch.Tensor:

@@ -22,7 +22,7 @@ from archspec.spec import Spec
 from backends.torch import layers
 
 Op = Callable[..., Tensor]
-_RESERVED = set(dir(nn.ModuleDict)) | set(keyword.kwlist)
+_RESERVED = set(dir(nn.ModuleDict())) | set(keyword.kwlist)  # instance attributes too (`training`)
 
 
 def attribute_name(part: str) -> str:
