@@ -19,7 +19,7 @@ GRAPHVIZ_INSTALL = command -v dot >/dev/null 2>&1 || { \
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,torch,tf]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,torch,tf,train]'
 	@$(GRAPHVIZ_INSTALL)
 	touch $@
 

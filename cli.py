@@ -1,4 +1,4 @@
-"""The `archspec` command line: check, summarise, render and list network specs.
+"""The `archspec` command line: check, summarise, render, compile and list network specs, convert weights.
 
 Exit status: 0 when all is well, 1 when a spec has errors (each printed as FILE:LINE:COL: error:
 MESSAGE), 2 for a usage error.
@@ -12,6 +12,7 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import archspec
 from archspec import render
@@ -165,6 +166,218 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _brief(exc: BaseException) -> str:
+    """The first lines of an error message: Keras's list every layer that failed."""
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return " ".join(lines[:2]) if lines else type(exc).__name__
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    """Convert a weight file of a spec between formats: neutral, torch or keras. Exit 1 for spec
+    errors, an existing output without --force, or weights that do not fit; 2 for usage errors."""
+    from backends import convert
+
+    (source_format, source), (target_format, output) = args.source, args.target
+    try:
+        convert.check_path(source_format, source)
+        convert.check_path(target_format, output)
+    except convert.UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    target = Path(output)
+    if target.exists() and not args.force:
+        print(f"error: {output} exists; pass --force to replace it", file=sys.stderr)
+        return 1
+    if not Path(source).is_file():
+        print(f"error: {source}: no such file", file=sys.stderr)
+        return 1
+    try:
+        spec = archspec.load(Path(args.spec))
+    except SpecError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    from safetensors import SafetensorError
+
+    try:
+        weights = convert.read(source_format, source, spec)
+    except (OSError, ValueError, RuntimeError, SafetensorError) as exc:  # a file that is not what it says
+        print(f"error: cannot read {source} as {source_format} weights of {spec.name}: {_brief(exc)}", file=sys.stderr)
+        return 1
+    partial = target.with_name(f".partial.{target.name}")  # keeps the suffix Keras insists on
+    try:
+        convert.write(target_format, weights, partial, spec)
+        partial.replace(target)  # atomic: a reader never sees half a file
+    except (OSError, SafetensorError) as exc:
+        partial.unlink(missing_ok=True)
+        print(f"error: cannot write {output}: {getattr(exc, 'strerror', None) or _brief(exc)}", file=sys.stderr)
+        return 1
+    print(f"wrote {output} ({len(weights)} arrays, {source_format} -> {target_format})")
+    return 0
+
+
+def _size(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d+)x(\d+)", text.strip())
+    if not match or 0 in (dims := tuple(int(g) for g in match.groups())):
+        raise argparse.ArgumentTypeError(f"expected HxW such as 299x299, got '{text}'")
+    return dims[0], dims[1]
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got '{text}'")
+    return int(text)
+
+
+def _load_at(path: str, size: tuple[int, int] | None) -> archspec.Spec:
+    """A spec, at another input height and width if asked (its channel count stays)."""
+    spec = archspec.load(Path(path))
+    if size is None or size == spec.input_shape[:2]:
+        return spec
+    return archspec.load(Path(path), input_shape=(size[0], size[1], spec.input_shape[2]))
+
+
+def _run_errors() -> tuple[type[Exception], ...]:
+    """The errors of training and evaluation that are the user's to fix: one line, exit 1."""
+    from backends.checkpoint import CheckpointError
+    from backends.data import DataError
+    from backends.runs import TrainingError
+
+    return (DataError, CheckpointError, TrainingError)
+
+
+def _saved_run(out: Path, saved: dict[str, Any]) -> Any:
+    """The settings a run's checkpoint records, as a recipe.Run."""
+    from backends.checkpoint import CheckpointError
+    from backends.recipe import Run
+
+    try:
+        return Run.from_json(saved)
+    except (KeyError, TypeError, ValueError):
+        raise CheckpointError(f"the checkpoint in {out} is corrupt: its run settings are unreadable") from None
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'")
+    return int(text)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train a spec with the paper's recipe. Exit 0 when done, 1 for spec, data, checkpoint or
+    output-directory errors, 128 + N when stopped by signal N (a checkpoint was written first)."""
+    from backends import checkpoint
+    from backends.recipe import settle
+
+    try:
+        spec = _load_at(args.spec, args.input)
+        out = Path(args.out or f"runs/{spec.name}")
+        saved = checkpoint.saved_run_settings(out) if args.resume else None
+        asked = {
+            "data": args.data,
+            "input_size": spec.input_shape[:2] if args.input or saved is None else None,
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "seed": args.seed,
+            "limit": args.limit,
+            "recipe": {
+                "learning_rate": args.lr,
+                "label_smoothing": args.label_smoothing,
+                "aux_weight": args.aux_weight,
+            },
+        }
+        run = settle(asked, None if saved is None else _saved_run(out, saved))
+        spec = _load_at(args.spec, run.input_size)
+    except SpecError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except _run_errors() as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    from backends.runs import Options
+
+    if args.backend == "tf":
+        from backends.tensorflow.train import train
+    else:
+        from backends.torch.train import train
+    options = Options(
+        out=out, resume=args.resume, overwrite=args.overwrite, workers=args.workers, compile=args.compile,
+        amp=args.amp, checkpoint_every=args.checkpoint_every,
+    )  # fmt: skip
+    try:
+        outcome = train(spec, run, options)
+    except _run_errors() as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if outcome.stopped_by is not None:
+        import signal
+
+        if outcome.main:
+            name = signal.Signals(outcome.stopped_by).name
+            print(f"stopped by {name}; checkpoint {outcome.checkpoint}; continue with --resume", file=sys.stderr)
+        return 128 + outcome.stopped_by
+    if outcome.history and outcome.main:
+        last, epochs = outcome.history[-1], int(outcome.history[-1]["epoch"])
+        print(
+            f"done: {spec.name}, {epochs} epoch{'s' if epochs != 1 else ''}, validation top-1 "
+            f"{100 * last['val_top1']:.2f} % (moving average); weights in {outcome.checkpoint}"
+        )
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Top-1 and top-5 error of weights (or an ensemble of them) on a data set, with 1, 12 or 144
+    crops. Exit 1 for spec, data or weight errors."""
+    from backends import checkpoint, data
+
+    try:
+        spec = _load_at(args.spec, args.input)
+        arrays, state = checkpoint.weights_at(Path(args.weights), spec)
+        trained_at = (state or {}).get("run", {}).get("input_size")
+        if trained_at and args.input is None:  # evaluate at the size the run trained at
+            spec = _load_at(args.spec, (int(trained_at[0]), int(trained_at[1])))
+        members = [arrays] + [checkpoint.weights_at(Path(p), spec)[0] for p in args.ensemble]
+        images = data.subset(data.load(args.data, "val"), args.limit)
+        data.check_classes(images, spec.output_shape[-1], args.data)
+    except SpecError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except _run_errors() as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        if args.backend == "tf":
+            from backends.tensorflow.evaluate import evaluate_weights as evaluate_keras
+
+            result = evaluate_keras(spec, members, images, args.crops)
+        else:
+            from backends.torch.evaluate import evaluate_weights
+
+            result = evaluate_weights(spec, members, images, args.crops, args.workers)
+    except ValueError as exc:  # weights that do not fit the spec
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except _run_errors() as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    report = {
+        "spec": spec.name,
+        "data": args.data,
+        "images": len(images),
+        "crops": args.crops,
+        "models": len(members),
+        **result,
+    }
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+    else:
+        print(
+            f"{spec.name} on {args.data} ({len(images)} images), {args.crops} crop{'s' if args.crops > 1 else ''}, "
+            f"{len(members)} model{'s' if len(members) > 1 else ''}: top-1 error {100 * result['top1_error']:.2f} %, "
+            f"top-5 error {100 * result['top5_error']:.2f} % (top-1 accuracy {100 * result['top1']:.2f} %)"
+        )
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="archspec", description=__doc__.splitlines()[0])
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -198,6 +411,48 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("-o", "--output", metavar="FILE.py", required=True)
     build.add_argument("--force", action="store_true", help="replace FILE.py if it exists")
     build.set_defaults(run=cmd_compile)
+
+    convert = commands.add_parser("convert", help="convert a spec's weights between neutral, torch and keras files")
+    convert.add_argument("spec", metavar="SPEC")
+    formats = "neutral|torch|keras"
+    convert.add_argument("--from", dest="source", nargs=2, metavar=(formats, "IN"), required=True)
+    convert.add_argument("--to", dest="target", nargs=2, metavar=(formats, "OUT"), required=True)
+    convert.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    convert.set_defaults(run=cmd_convert)
+
+    fit = commands.add_parser("train", help="train a spec with the paper's recipe on an image folder or digits")
+    fit.add_argument("spec", metavar="SPEC")
+    fit.add_argument("--data", required=True, metavar="PATH|digits", help="ImageFolder root (train/, val/) or digits")
+    fit.add_argument("--backend", choices=("torch", "tf"), default="torch")
+    fit.add_argument("--epochs", type=_positive, help="epochs to train in all (default 15)")
+    fit.add_argument("--batch-size", type=_positive, help="images per step and process (default 32)")
+    fit.add_argument("--input", type=_size, metavar="HxW", help="input height and width instead of the spec's")
+    fit.add_argument("--out", metavar="DIR", help="run directory: checkpoint, metrics (default runs/NAME)")
+    fit.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    fit.add_argument("--overwrite", action="store_true", help="start over in a --out that holds an earlier run")
+    fit.add_argument("--checkpoint-every", type=_positive, metavar="STEPS", help="also checkpoint every STEPS steps")
+    fit.add_argument("--compile", action="store_true", help="torch.compile the model")
+    fit.add_argument("--amp", choices=("bf16",), help="mixed precision: bfloat16 autocast")
+    fit.add_argument("--seed", type=int, help="seed of weights, data order and crops (default 0)")
+    fit.add_argument("--lr", type=float, help="initial learning rate (default 0.045)")
+    fit.add_argument("--label-smoothing", type=float, help="label smoothing (default 0; Inception-v3 used 0.1)")
+    fit.add_argument("--aux-weight", type=float, help="loss weight of auxiliary heads (default 0.4)")
+    fit.add_argument("--limit", type=_positive, metavar="N", help="at most N training and N validation images")
+    fit.add_argument("--workers", type=_count, default=0, help="data-loading processes (default 0: in the trainer)")
+    fit.set_defaults(run=cmd_train)
+
+    score = commands.add_parser("eval", help="top-1 and top-5 error of trained weights, 1, 12 or 144 crops")
+    score.add_argument("spec", metavar="SPEC")
+    score.add_argument("--weights", required=True, metavar="FILE", help="safetensors file, checkpoint or run dir")
+    score.add_argument("--data", required=True, metavar="PATH|digits", help="ImageFolder (its val/) or digits")
+    score.add_argument("--crops", type=int, choices=(1, 12, 144), default=1, help="1, 12 or 144 crops per image")
+    score.add_argument("--backend", choices=("torch", "tf"), default="torch")
+    score.add_argument("--ensemble", nargs="+", default=[], metavar="FILE", help="more weights; softmax averaged")
+    score.add_argument("--input", type=_size, metavar="HxW", help="input height and width instead of the spec's")
+    score.add_argument("--limit", type=_positive, metavar="N", help="at most N images (as train --limit)")
+    score.add_argument("--workers", type=_count, default=0, help="data-loading processes")
+    score.add_argument("--format", choices=("text", "json"), default="text")
+    score.set_defaults(run=cmd_eval)
 
     listing = commands.add_parser("list", help="the bundled specs, one line each")
     listing.set_defaults(run=cmd_list)

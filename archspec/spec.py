@@ -67,6 +67,9 @@ class Spec:
     def macs(self) -> int:
         return sum(c.macs for c in self.costs.values())
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Spec:
+        return self  # immutable: copies of a model (an EMA, say) share their spec
+
     def summary(self) -> dict[str, Any]:
         from archspec.summary import summarize
 

@@ -230,5 +230,27 @@ def test_generated_names_cannot_shadow_or_inject(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ['"x\\nimport os"', "\"a'); import os; ('\"", "__import__('os')"])
 def test_names_that_are_not_identifiers_are_rejected(name: str) -> None:
-    with pytest.raises(archspec.SpecError, match="not a valid name|must be"):
+    with pytest.raises(archspec.SpecError, match=r"not a valid name|must be"):
         archspec.load(f"input: {{shape: [8, 8, 3]}}\nnetwork:\n  - {{op: conv, name: {name}, kernel: 1, filters: 2}}\n")
+
+
+def test_weights_follow_the_spec_not_requires_grad() -> None:
+    """Freezing a model (as an EMA copy is) must not change which arrays its weights have."""
+    import copy
+
+    model = bt.build(archspec.load(ROOT / "specs" / "examples" / "inception_v4_small.yaml", input_shape=(75, 75, 3)))
+    frozen = copy.deepcopy(model).requires_grad_(False)
+    assert set(bt.get_weights(frozen)) == set(bt.get_weights(model))
+    bt.set_weights(frozen, bt.get_weights(model))
+
+
+def test_a_deep_copy_follows_its_own_train_and_eval() -> None:
+    import copy
+
+    model = bt.build(archspec.load(ROOT / "specs" / "examples" / "inception_v4_small.yaml", input_shape=(75, 75, 3)))
+    model.train()
+    copied = copy.deepcopy(model).eval()
+    x = torch.randn(2, 3, 75, 75)
+    with torch.no_grad():
+        assert torch.equal(copied(x), copied(x))  # dropout off in the copy, although the original trains
+    assert copied.spec is model.spec

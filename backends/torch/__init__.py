@@ -20,6 +20,7 @@ from backends.torch.layers import ConvBnAct, Dense
 from backends.torch.lowering import Network, module_path
 
 if TYPE_CHECKING:
+    from archspec.ir import Node
     from archspec.spec import Spec
 
 __all__ = ["Network", "build", "get_weights", "load_reference_weights", "module_path", "set_weights"]
@@ -30,17 +31,19 @@ def build(spec: Spec) -> Network:
     return Network(spec)
 
 
-def _roles(module: nn.Module) -> dict[str, torch.Tensor]:
-    """A layer's tensors under their neutral roles, in PyTorch layout."""
+def _roles(module: nn.Module, node: Node) -> dict[str, torch.Tensor]:
+    """A layer's tensors under their neutral roles, in PyTorch layout. Which batch-norm tensors
+    are weights is the spec's to say (`scale`, `center`), whatever `requires_grad` is now."""
     found: dict[str, torch.Tensor] = {}
     if isinstance(module, ConvBnAct):
         found["kernel"] = module.conv.weight
         if module.conv.bias is not None:
             found["bias"] = module.conv.bias
-        if module.bn is not None:
-            if module.bn.weight.requires_grad:
+        bn = node.attrs["bn"]
+        if module.bn is not None and bn is not None:
+            if bn.scale:
                 found["gamma"] = module.bn.weight
-            if module.bn.bias.requires_grad:
+            if bn.center:
                 found["beta"] = module.bn.bias
             assert module.bn.running_mean is not None and module.bn.running_var is not None
             found["moving_mean"] = module.bn.running_mean
@@ -70,7 +73,7 @@ def get_weights(model: Network) -> dict[str, np.ndarray]:
     return {
         neutral.key(node, role): _to_neutral(role, tensor)
         for node, module in model.node_modules.items()
-        for role, tensor in _roles(module).items()
+        for role, tensor in _roles(module, model.spec.node(node)).items()
     }
 
 
@@ -80,7 +83,7 @@ def set_weights(model: Network, weights: dict[str, Any]) -> None:
     neutral.check(model.spec, arrays)
     with torch.no_grad():
         for node, module in model.node_modules.items():
-            for role, tensor in _roles(module).items():
+            for role, tensor in _roles(module, model.spec.node(node)).items():
                 tensor.copy_(_from_neutral(role, arrays[neutral.key(node, role)]))
 
 

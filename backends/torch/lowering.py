@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from functools import partial
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from archspec.ir import Node
@@ -68,7 +67,7 @@ class Network(nn.Module):
         self.output_slots = tuple(slot[name] for name in spec.outputs)
         self._head_from = self._split_head()
 
-    def place(self, node: Node, module: nn.Module) -> nn.Module:
+    def place(self, node: Node, module: nn.Module, holds_weights: bool = True) -> nn.Module:
         parent: nn.Module = self
         *scopes, leaf = node.name.split("/")
         for part in scopes:
@@ -79,7 +78,8 @@ class Network(nn.Module):
             assert child is not None
             parent = child
         parent.add_module(attribute_name(leaf), module)
-        self.node_modules[node.name] = module
+        if holds_weights:
+            self.node_modules[node.name] = module
         return module
 
     def _run(self, values: list[Tensor | None], program: Sequence[Instruction]) -> None:
@@ -181,8 +181,8 @@ class Lowering:
         return layers.ACTIVATIONS[node.attrs["fn"]]
 
     def op_dropout(self, node: Node) -> Op:
-        rate, network = node.attrs["rate"], self.network
-        return lambda x: F.dropout(x, rate, network.training)
+        # A module, so that train()/eval() reach it, in copies of the model too; no state.
+        return self.network.place(node, nn.Dropout(node.attrs["rate"]), holds_weights=False)
 
     def op_global_avgpool(self, node: Node) -> Op:
         return lambda x: x.mean((2, 3))

@@ -1,0 +1,93 @@
+"""The training recipe of the Inception papers and the settings of one run, framework-neutral.
+
+Szegedy et al. 2016 (Inception-v4, Sec. 4): RMSProp with decay 0.9 and epsilon 1.0, learning rate
+0.045 decayed every two epochs by an exponential rate of 0.94, and evaluation with a running
+average of the parameters. From Inception-v3 (Szegedy et al. 2015, Secs. 7-8): gradient clipping
+at 2.0, the auxiliary classifier's loss, label smoothing (0.1 there; off by default here, as in
+TF-slim's training script). Momentum 0.9 and weight decay 4e-5 are TF-slim's
+(train_image_classifier.py, inception_v4 arg scope), whose moving average also warms up with the
+number of updates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Recipe:
+    learning_rate: float = 0.045
+    lr_decay: float = 0.94  # multiplied in every `decay_epochs` epochs (a staircase)
+    decay_epochs: int = 2
+    rmsprop_decay: float = 0.9
+    rmsprop_epsilon: float = 1.0
+    momentum: float = 0.9
+    clip_norm: float = 2.0  # the global norm of all gradients
+    weight_decay: float = 4e-5  # on conv and dense kernels only
+    ema_decay: float = 0.9999
+    label_smoothing: float = 0.0
+    aux_weight: float = 0.4  # the loss weight of every output after the first (auxiliary heads)
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one `archspec train` trains on and for how long. Everything here but `epochs` must be
+    the same when a run is resumed: the data order and the schedule depend on it."""
+
+    data: str  # "digits" or an ImageFolder root
+    input_size: tuple[int, int]  # H, W
+    epochs: int = 15
+    batch_size: int = 32
+    seed: int = 0
+    limit: int | None = None  # at most this many training and validation images
+    recipe: Recipe = field(default_factory=Recipe)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Run:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["input_size"] = tuple(values["input_size"])
+        values["recipe"] = Recipe(**values.get("recipe", {}))
+        return cls(**values)
+
+
+RESUME_FIXED = ("data", "batch_size", "seed", "input_size", "limit", "recipe")
+
+
+def resume_conflicts(saved: Run, asked: Run) -> list[str]:
+    """The settings in which `asked` differs from the run a checkpoint was written by."""
+    return [name for name in RESUME_FIXED if getattr(saved, name) != getattr(asked, name)]
+
+
+def learning_rate(recipe: Recipe, epoch: int) -> float:
+    """The rate during (0-based) `epoch`: 0.045 x 0.94 ** (epoch // 2) with the defaults."""
+    return recipe.learning_rate * recipe.lr_decay ** (epoch // recipe.decay_epochs)
+
+
+def ema_decay(recipe: Recipe, updates: int) -> float:
+    """The moving average's decay after `updates` optimizer steps: TF's ExponentialMovingAverage
+    with num_updates, min(decay, (1 + n) / (10 + n)), so that a short run's average is not stuck
+    near the initial weights."""
+    return min(recipe.ema_decay, (1 + updates) / (10 + updates))
+
+
+def step_seed(seed: int, step: int, rank: int) -> int:
+    """The seed of the framework's generator (dropout) for one step of one process: randomness is
+    a function of (seed, step, rank), so a resumed run draws what the uninterrupted run drew."""
+    return int(np.random.SeedSequence((seed, step, rank)).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def settle(asked: dict[str, Any], saved: Run | None) -> Run:
+    """A run's settings: those given on the command line (`asked`, with `data` and `input_size`
+    always there), the others from the checkpoint being resumed, else the defaults. Given values
+    that differ from the checkpoint's are left for `resume_conflicts` to report."""
+    given = {k: v for k, v in asked.items() if v is not None and k != "recipe"}
+    base = saved.to_json() if saved is not None else Run(data=given["data"], input_size=given["input_size"]).to_json()
+    recipe = {**base["recipe"], **{k: v for k, v in asked.get("recipe", {}).items() if v is not None}}
+    return Run.from_json({**base, **given, "recipe": recipe})

@@ -1,0 +1,165 @@
+"""A training run's life, framework-neutral: how it is asked to run, where it stands, how it ended,
+the signals that stop it cleanly, and its directory. Each backend's trainer builds on these.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from backends import checkpoint as ckpt
+from backends.training_log import EVENTS_PREFIX, OUTPUTS
+
+
+class TrainingError(Exception):
+    """A run that cannot start or go on; the message says why, in one line."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to run, as opposed to what (`recipe.Run`): these may change when a run is resumed."""
+
+    out: Path
+    resume: bool = False
+    overwrite: bool = False
+    workers: int = 0
+    compile: bool = False
+    amp: str | None = None
+    checkpoint_every: int | None = None  # steps; by default a checkpoint ends each epoch only
+    progress: bool = True
+
+
+@dataclass
+class Position:
+    """Where training stands, and this epoch's training-metric sums so far (over all processes
+    when saved)."""
+
+    epoch: int = 0  # the epoch being trained, 0-based
+    batch: int = 0  # its batches done
+    step: int = 0  # optimizer steps done in all
+    loss_sum: float = 0.0
+    correct: int = 0
+    seen: int = 0
+    seconds: float = 0.0
+
+    def running(self) -> dict[str, float]:
+        return {"loss_sum": self.loss_sum, "correct": self.correct, "seen": self.seen, "seconds": self.seconds}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], with_running: bool = True) -> Position:
+        """The position a checkpoint records; its metric sums only where `with_running` (they are
+        totals over all processes, to be counted by one of them)."""
+        where, running = state["position"], state["running"] if with_running else {}
+        return cls(
+            where["epoch"],
+            where["batch"],
+            where["step"],
+            float(running.get("loss_sum", 0.0)),
+            round(running.get("correct", 0)),
+            round(running.get("seen", 0)),
+            float(running.get("seconds", 0.0)),
+        )
+
+
+@dataclass
+class Outcome:
+    history: list[dict[str, float]] = field(default_factory=list)
+    checkpoint: Path | None = None
+    stopped_by: int | None = None  # the signal that interrupted the run
+    main: bool = True  # whether this is the process that reports (rank 0)
+
+
+class StopSignals:
+    """While active, SIGINT and SIGTERM only record that they arrived: the loop stops at the end
+    of the current step, in a state it can checkpoint."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.received = signum
+
+    def __enter__(self) -> StopSignals:
+        for sig in self.SIGNALS:
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: leave signals alone
+                break
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+
+
+def prepare_out(out: Path, options: Options, main: bool = True, barrier: Callable[[], None] = lambda: None) -> None:
+    """Refuse to mix a new run into a directory that holds anything, unless told to; with
+    --overwrite, delete the files of the earlier run (and only those)."""
+    if out.exists() and not out.is_dir():
+        raise TrainingError(f"{out} exists and is not a directory")
+    if options.resume:
+        if ckpt.locate(out) is None:
+            raise TrainingError(f"{out} has no checkpoint to resume (expected {out / ckpt.NAME})")
+        return
+    if out.exists() and any(out.iterdir()) and not options.overwrite:
+        raise TrainingError(f"{out} is not empty: pass --resume to continue its run, or --overwrite to start over")
+    barrier()  # every process has looked before rank 0 changes anything
+    if main:
+        if out.exists():
+            remove_run_outputs(out)
+        out.mkdir(parents=True, exist_ok=True)
+    barrier()
+
+
+def remove_run_outputs(out: Path) -> None:
+    """Delete what a run writes (checkpoints, metrics, plots, events), nothing else."""
+    for name in (ckpt.NAME, ckpt.PREVIOUS, ckpt.PARTIAL):
+        shutil.rmtree(out / name, ignore_errors=True)
+    for path in [*(out / n for n in OUTPUTS), *out.glob(f"{EVENTS_PREFIX}*")]:
+        path.unlink(missing_ok=True)
+
+
+def check_backend(path: Path, state: dict[str, Any], backend: str) -> None:
+    """A checkpoint's optimizer state is the framework's own: resume with the backend that wrote it."""
+    written_by = state.get("backend")
+    if written_by != backend:
+        raise TrainingError(
+            f"cannot resume {path} with --backend {backend}: it was written by --backend {written_by} "
+            "(its weights, in the neutral files, load in either: see `archspec eval`)"
+        )
+
+
+def epoch_row(
+    position: Position, sums: list[float], val: dict[str, float], lr: float, seconds: float
+) -> dict[str, float]:
+    """One epoch's line of metrics.csv from the summed training metrics and the validation ones."""
+    loss_sum, correct, seen = sums
+    return {
+        "epoch": position.epoch + 1,
+        "step": position.step,
+        "lr": lr,
+        "train_loss": loss_sum / seen,
+        "train_top1": correct / seen,
+        "val_loss": val["loss"],
+        "val_top1": val["top1"],
+        "val_top5": val["top5"],
+        "seconds": seconds,
+        "images_per_second": seen / max(seconds, 1e-9),
+    }
+
+
+def describe(row: dict[str, float], epochs: int) -> str:
+    return (
+        f"epoch {int(row['epoch'])}/{epochs}  lr {row['lr']:.4g}  "
+        f"train loss {row['train_loss']:.4f} top-1 {100 * row['train_top1']:.2f} %  "
+        f"val loss {row['val_loss']:.4f} top-1 {100 * row['val_top1']:.2f} % top-5 {100 * row['val_top5']:.2f} %  "
+        f"{row['seconds']:.1f} s, {row['images_per_second']:.0f} img/s"
+    )

@@ -1,0 +1,63 @@
+"""Evaluation on Keras models, as `backends.torch.evaluate` does it: softmax scores averaged over
+the crops of `backends.data.multi_crop_boxes` and over the models of an ensemble."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from archspec.spec import Spec
+from backends import data
+from backends import tensorflow as btf
+from backends.metrics import EMPTY, Totals, totals
+
+EVAL_BATCH = 64  # crops per forward pass
+
+
+def predictor(model: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """A compiled inference function: NHWC images to the classifier's softmax scores."""
+    import tensorflow as tf
+
+    def scores(images: Any) -> Any:
+        outputs = model(images, training=False)
+        logits = outputs[0] if isinstance(outputs, list | tuple) else outputs
+        return tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
+
+    compiled = tf.function(scores, reduce_retracing=True)
+    return lambda images: np.asarray(compiled(images))
+
+
+def evaluate(
+    predictors: Sequence[Callable[[np.ndarray], np.ndarray]],
+    images: data.ImageSet,
+    size: tuple[int, int],
+    channels: int,
+    crops: int = 1,
+    indices: Sequence[int] | None = None,
+) -> Totals:
+    chosen = list(range(len(images)) if indices is None else indices)
+    per_batch = max(1, EVAL_BATCH // crops)
+    result = EMPTY
+    for start in range(0, len(chosen), per_batch):
+        part = chosen[start : start + per_batch]
+        batch = np.stack([data.eval_crops(images, i, size, channels, crops) for i in part])
+        flat = batch.reshape(-1, *batch.shape[2:])
+        probs = sum(p(flat).reshape(len(part), crops, -1).mean(1) for p in predictors) / len(predictors)
+        result = result + totals(np.asarray(probs), np.array([images.label(i) for i in part]))
+    return result
+
+
+def evaluate_weights(
+    spec: Spec, members: Sequence[dict[str, np.ndarray]], images: data.ImageSet, crops: int = 1
+) -> dict[str, float]:
+    """`archspec eval --backend tf`: top-1 and top-5 error of neutral weights or an ensemble."""
+    predictors = []
+    for weights in members:
+        model = btf.build(spec)
+        btf.set_weights(model, weights)
+        predictors.append(predictor(model))
+    height, width, channels = spec.input_shape
+    result = evaluate(predictors, images, (height, width), channels, crops)
+    return {**result.errors(), **result.metrics()}
