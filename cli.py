@@ -28,6 +28,15 @@ def _shape(text: str) -> tuple[int, int, int]:
     return dims[0], dims[1], dims[2]
 
 
+def _load(path: str, input_shape: tuple[int, int, int] | None = None) -> archspec.Spec | None:
+    """The checked spec, or None once its errors are printed."""
+    try:
+        return archspec.load(Path(path), input_shape=input_shape)
+    except SpecError as exc:
+        print(exc, file=sys.stderr)
+        return None
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.specs:
@@ -48,10 +57,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    try:
-        spec = archspec.load(Path(args.spec), input_shape=args.input)
-    except SpecError as exc:
-        print(exc, file=sys.stderr)
+    spec = _load(args.spec, input_shape=args.input)
+    if spec is None:
         return 1
     summary = spec.summary()
     print(json.dumps(summary, indent=2) if args.format == "json" else table(summary, args.detail))
@@ -102,10 +109,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    try:
-        spec = archspec.load(Path(args.spec))
-    except SpecError as exc:
-        print(exc, file=sys.stderr)
+    spec = _load(args.spec)
+    if spec is None:
         return 1
     if args.list_blocks:
         print("\n".join(render.block_types(spec)))
@@ -139,10 +144,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if target.exists() and not args.force:
         print(f"error: {args.output} exists; pass --force to replace it", file=sys.stderr)
         return 1
-    try:
-        spec = archspec.load(Path(args.spec))
-    except SpecError as exc:
-        print(exc, file=sys.stderr)
+    spec = _load(args.spec)
+    if spec is None:
         return 1
     if args.backend == "torch":
         from backends.torch.codegen import generate
@@ -191,10 +194,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if not Path(source).is_file():
         print(f"error: {source}: no such file", file=sys.stderr)
         return 1
-    try:
-        spec = archspec.load(Path(args.spec))
-    except SpecError as exc:
-        print(exc, file=sys.stderr)
+    spec = _load(args.spec)
+    if spec is None:
         return 1
     from safetensors import SafetensorError
 

@@ -10,10 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backends import checkpoint as ckpt
+from backends.recipe import Run, resume_conflicts
 from backends.training_log import EVENTS_PREFIX, OUTPUTS
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from archspec.spec import Spec
 
 
 class TrainingError(Exception):
@@ -135,6 +141,28 @@ def check_backend(path: Path, state: dict[str, Any], backend: str) -> None:
             f"cannot resume {path} with --backend {backend}: it was written by --backend {written_by} "
             "(its weights, in the neutral files, load in either: see `archspec eval`)"
         )
+
+
+def read_for_resume(
+    out: Path, spec: Spec, backend: str, run: Run, processes: int
+) -> tuple[Path, dict[str, dict[str, np.ndarray]], dict[str, Any]]:
+    """The checkpoint of a run directory, verified, written by this backend for these settings
+    and this many processes (or replicas), so that the run can go on exactly where it stopped."""
+    path = ckpt.locate(out)
+    assert path is not None  # prepare_out checked that there is one
+    tensors, state = ckpt.read(path, spec)
+    check_backend(path, state, backend)
+    saved = Run.from_json(state["run"])
+    conflicts = resume_conflicts(saved, run)
+    if conflicts:
+        details = ", ".join(f"{n} {getattr(saved, n)!r} (now {getattr(run, n)!r})" for n in conflicts)
+        raise TrainingError(f"cannot resume {path}: it was trained with {details}")
+    written = state["position"]["world_size"]
+    if written != processes:
+        raise TrainingError(
+            f"cannot resume {path} exactly: it was written by {written} processes, this run has {processes}"
+        )
+    return path, tensors, state
 
 
 def epoch_row(

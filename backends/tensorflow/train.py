@@ -27,17 +27,17 @@ from backends import checkpoint as ckpt
 from backends import data
 from backends import tensorflow as btf
 from backends.metrics import Totals
-from backends.recipe import Run, ema_decay, learning_rate, resume_conflicts
+from backends.recipe import Run, ema_decay, learning_rate
 from backends.runs import (
     Options,
     Outcome,
     Position,
     StopSignals,
     TrainingError,
-    check_backend,
     describe,
     epoch_row,
     prepare_out,
+    read_for_resume,
 )
 from backends.tensorflow.evaluate import evaluate, predictor
 from backends.training_log import TrainingLog
@@ -180,20 +180,7 @@ class Trainer:
         return ckpt.write(self.options.out, tensors, state)
 
     def resume(self) -> None:
-        path = ckpt.locate(self.options.out)
-        assert path is not None  # prepare_out checked
-        tensors, state = ckpt.read(path, self.spec)
-        check_backend(path, state, "tf")
-        saved = Run.from_json(state["run"])
-        conflicts = resume_conflicts(saved, self.run)
-        if conflicts:
-            details = ", ".join(f"{n} {getattr(saved, n)!r} (now {getattr(self.run, n)!r})" for n in conflicts)
-            raise TrainingError(f"cannot resume {path}: it was trained with {details}")
-        if state["position"]["world_size"] != self.replicas:
-            raise TrainingError(
-                f"cannot resume {path} exactly: it was written with {state['position']['world_size']} replicas, "
-                f"this run has {self.replicas}"
-            )
+        path, tensors, state = read_for_resume(self.options.out, self.spec, "tf", self.run, self.replicas)
         try:
             btf.set_weights(self.model, tensors["model.safetensors"])
             btf.set_weights(self.ema_model, tensors["ema.safetensors"])

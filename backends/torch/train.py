@@ -25,17 +25,17 @@ from archspec.spec import Spec
 from backends import checkpoint as ckpt
 from backends import data
 from backends.metrics import Totals
-from backends.recipe import Recipe, Run, ema_decay, learning_rate, resume_conflicts, step_seed
+from backends.recipe import Recipe, Run, ema_decay, learning_rate, step_seed
 from backends.runs import (
     Options,
     Outcome,
     Position,
     StopSignals,
     TrainingError,
-    check_backend,
     describe,
     epoch_row,
     prepare_out,
+    read_for_resume,
 )
 from backends.torch import build
 from backends.torch.checkpoint import capture, restore
@@ -165,21 +165,7 @@ class Trainer:
         return path
 
     def resume(self) -> None:
-        path = ckpt.locate(self.options.out)
-        assert path is not None  # prepare_out checked
-        tensors, state = ckpt.read(path, self.spec)
-        check_backend(path, state, "torch")
-        saved = Run.from_json(state["run"])
-        conflicts = resume_conflicts(saved, self.run)
-        if conflicts:
-            details = ", ".join(f"{n} {getattr(saved, n)!r} (now {getattr(self.run, n)!r})" for n in conflicts)
-            raise TrainingError(f"cannot resume {path}: it was trained with {details}")
-        where = state["position"]
-        if where["world_size"] != self.cluster.world:
-            raise TrainingError(
-                f"cannot resume {path} exactly: it was written by {where['world_size']} processes, "
-                f"this run has {self.cluster.world}"
-            )
+        _, tensors, state = read_for_resume(self.options.out, self.spec, "torch", self.run, self.cluster.world)
         restore(self.model, self.ema, self.optimizer, tensors, state["optimizer"])
         self.position = Position.from_state(state, with_running=self.cluster.main)  # sums are totals: count once
         self.history = list(state["history"])
