@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import archspec
 from archspec.errors import SpecError
@@ -27,3 +30,14 @@ def golden_text(path: Path) -> str:
 def golden_path(path: Path) -> Path:
     prefix = "" if path.parent.name == "specs" else f"{path.parent.name}__"
     return GOLDEN / f"{prefix}{path.stem}.txt"
+
+
+def load_generated(source: str, path: Path) -> ModuleType:
+    """Write generated source to `path` and import it as a module."""
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(module)
+    return module

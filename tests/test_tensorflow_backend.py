@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
-from library import NETWORKS
+from library import NETWORKS, load_generated
 
 import archspec
 from archspec.ir import Node, Step
@@ -81,16 +79,6 @@ def run(model: Any, x: np.ndarray) -> np.ndarray:
 
 def batch(spec: Spec, n: int = 2, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, *spec.input_shape), dtype=np.float32)
-
-
-def load_generated(source: str, path: Path) -> ModuleType:
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[path.stem] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module", params=NETWORKS, ids=lambda p: p.stem)
