@@ -432,7 +432,10 @@ def parser() -> argparse.ArgumentParser:
     fit.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     fit.add_argument("--overwrite", action="store_true", help="start over in a --out that holds an earlier run")
     fit.add_argument("--checkpoint-every", type=_positive, metavar="STEPS", help="also checkpoint every STEPS steps")
-    fit.add_argument("--compile", action="store_true", help="torch.compile the model")
+    fit.add_argument(
+        "--compile", nargs="?", const="model", choices=("model", "blocks"),
+        help="torch.compile the whole model (default), or each block on its own: one compilation per block type",
+    )  # fmt: skip
     fit.add_argument("--amp", choices=("bf16",), help="mixed precision: bfloat16 autocast")
     fit.add_argument("--seed", type=int, help="seed of weights, data order and crops (default 0)")
     fit.add_argument("--lr", type=float, help="initial learning rate (default 0.045)")

@@ -34,7 +34,7 @@ class Options:
     resume: bool = False
     overwrite: bool = False
     workers: int = 0
-    compile: bool = False
+    compile: str | None = None  # "model" (torch.compile the whole network) or "blocks" (each block)
     amp: str | None = None
     checkpoint_every: int | None = None  # steps; by default a checkpoint ends each epoch only
     progress: bool = True

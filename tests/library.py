@@ -6,6 +6,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import archspec
 from archspec.errors import SpecError
@@ -41,3 +42,22 @@ def load_generated(source: str, path: Path) -> ModuleType:
     sys.modules[path.stem] = module  # dataclasses look their module up while the file runs
     spec.loader.exec_module(module)
     return module
+
+
+def randomize_batch_norm(model: Any, seed: int = 0) -> None:
+    """Random running statistics for every batch norm of a torch model, and random gamma and beta
+    where they are trained (a batch norm without `scale` or `center` keeps its frozen 1 or 0), so
+    that eval outputs test how the statistics are mapped or folded."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                n = module.num_features
+                module.running_mean.copy_(torch.rand(n, generator=generator) - 0.5)
+                module.running_var.copy_(torch.rand(n, generator=generator) + 0.5)
+                if module.weight.requires_grad:
+                    module.weight.copy_(torch.rand(n, generator=generator) + 0.5)
+                if module.bias.requires_grad:
+                    module.bias.copy_(torch.rand(n, generator=generator) - 0.5)

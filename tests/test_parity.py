@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from library import NETWORKS
+from library import NETWORKS, randomize_batch_norm
 
 import archspec
 from archspec.ops import ACTIVATIONS
@@ -26,22 +26,6 @@ TOLERANCE = 1e-4  # relative to the largest output magnitude
 SMALL_INPUT = (107, 107, 3)  # as in the backend tests: every bundled network fits, and it is quick
 
 
-def randomize(model: torch.nn.Module, seed: int) -> None:
-    """Random batch-norm statistics, and random gamma and beta where the spec has them (a batch
-    norm without scale or center keeps its frozen 1 or 0, as Keras has no such weight)."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                n = module.num_features
-                module.running_mean.copy_(torch.rand(n, generator=generator) - 0.5)
-                module.running_var.copy_(torch.rand(n, generator=generator) + 0.5)
-                if module.weight.requires_grad:
-                    module.weight.copy_(torch.rand(n, generator=generator) + 0.5)
-                if module.bias.requires_grad:
-                    module.bias.copy_(torch.rand(n, generator=generator) - 0.5)
-
-
 def to_nhwc(output: torch.Tensor) -> np.ndarray:
     array = output.detach().numpy()
     return array.transpose(0, 2, 3, 1) if array.ndim == 4 else array
@@ -51,7 +35,7 @@ def outputs(spec: Spec, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The eval outputs of the PyTorch model and of the Keras model given its weights."""
     torch.manual_seed(seed)
     torch_model = bt.build(spec).eval()
-    randomize(torch_model, seed)
+    randomize_batch_norm(torch_model, seed)
     keras_model = btf.build(spec)
     btf.set_weights(keras_model, bt.get_weights(torch_model))
     x = np.random.default_rng(seed).standard_normal((2, *spec.input_shape), dtype=np.float32)
@@ -169,7 +153,7 @@ def test_batch_norm_momentum_conventions_agree_in_training() -> None:
     spec = archspec.load(network("  - {op: conv, kernel: 3x3, filters: 4, bn: {momentum: 0.3}}", "[6, 6, 3]"))
     torch.manual_seed(0)
     torch_model = bt.build(spec)
-    randomize(torch_model, 0)
+    randomize_batch_norm(torch_model, 0)
     keras_model = btf.build(spec)
     btf.set_weights(keras_model, bt.get_weights(torch_model))
     # Copies: the torch backend's arrays share memory with the model's buffers.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from library import NETWORKS, load_generated
+from library import NETWORKS, load_generated, randomize_batch_norm
 
 import archspec
 from backends import weights as neutral
@@ -20,19 +20,6 @@ from backends.torch.codegen import generate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def randomize_batch_norm(model: torch.nn.Module, seed: int = 0) -> None:
-    """Give every batch norm non-trivial statistics, so that eval outputs test their mapping."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                n = module.num_features
-                module.running_mean.copy_(torch.rand(n, generator=generator) - 0.5)
-                module.running_var.copy_(torch.rand(n, generator=generator) + 0.5)
-                module.weight.copy_(torch.rand(n, generator=generator) + 0.5)
-                module.bias.copy_(torch.rand(n, generator=generator) - 0.5)
 
 
 # Every bundled network runs at 107x107 here (the smallest size common to all of them is 75):

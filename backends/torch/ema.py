@@ -1,11 +1,12 @@
 """The exponential moving average of a model's weights, the weights the Inception papers evaluate.
 
 The average covers every floating-point tensor of the model's state: parameters and batch-norm
-running statistics. It lives in a second model built from the same spec, always in eval mode: a
-built model cannot be deep-copied (its spec holds read-only mappings), so neither copy.deepcopy
-nor torch.optim.swa_utils.AveragedModel can make it. Its parameters keep requires_grad (it is
-only ever updated under no_grad): `get_weights` leaves out the gamma and beta of batch norms whose
-parameters do not require gradients, taking them for the spec's fixed `scale: false` ones.
+running statistics. It lives in a second model built from the same spec, always in eval mode, and
+is given the model's state: a fresh build rather than a deep copy, so that it never shares a
+compiled block (`compile_blocks` compiles in place) with the model being trained. Its parameters
+keep requires_grad (it is only ever updated under no_grad): `get_weights` leaves out the gamma
+and beta of batch norms whose parameters do not require gradients, taking them for the spec's
+fixed `scale: false` ones.
 """
 
 from __future__ import annotations

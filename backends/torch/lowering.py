@@ -2,13 +2,16 @@
 
 The module tree follows the IR names: node `mixed_6b/branch_1/conv_2` is the module
 `mixed_6b.branch_1.conv_2`, so state_dict keys read like the spec (`mixed_6b.branch_1.conv_2.conv.weight`).
-Ops without parameters are applied functionally. `forward` runs a precomputed program over the
-nodes in topological order and drops every intermediate after its last use.
+Each top-level step that holds several nodes is a `Block` module (`model.mixed_6b(x)` runs it),
+whose `forward` runs a precomputed program over its nodes in topological order and drops every
+intermediate after its last use; the network runs its steps the same way. Ops without
+parameters are applied functionally.
 """
 
 from __future__ import annotations
 
 import keyword
+import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -18,6 +21,7 @@ from torch import Tensor, nn
 
 from archspec.ir import Node
 from archspec.spec import Spec
+from backends.naming import pascal_case
 from backends.torch import layers
 
 Op = Callable[..., Tensor]
@@ -35,12 +39,94 @@ def module_path(node_name: str) -> str:
 
 
 @dataclass(frozen=True)
+class Call:
+    """What a program computes, by name: a node of a block, or a step of the network."""
+
+    name: str
+    run: Op
+    inputs: Sequence[str]
+    outputs: Sequence[str]
+
+
+SlotCall = tuple[str, Op, tuple[int, ...], tuple[int, ...]]
+
+
+@dataclass(frozen=True)
 class Instruction:
-    node: str
+    name: str  # the node or step it computes
     run: Op
     inputs: tuple[int, ...]
-    output: int
+    outputs: tuple[int, ...]  # one slot, or one per value of a tuple result
     release: tuple[int, ...]  # slots whose last use this is
+
+
+@dataclass(frozen=True)
+class Program:
+    instructions: tuple[Instruction, ...]
+    slots: int
+    results: tuple[int, ...]
+
+    @staticmethod
+    def schedule(calls: Sequence[Call], arguments: Sequence[str], results: Sequence[str]) -> Program:
+        """A program for `calls`, given inputs before their users: `arguments` fill the first
+        slots, each call's outputs the next ones, and `results` are kept to the end."""
+        slot = {name: index for index, name in enumerate(arguments)}
+        for call in calls:
+            slot.update({name: len(slot) + k for k, name in enumerate(call.outputs)})
+        steps = [(c.name, c.run, tuple(slot[i] for i in c.inputs), tuple(slot[o] for o in c.outputs)) for c in calls]
+        return Program.assemble(steps, len(slot), tuple(slot[name] for name in results))
+
+    @staticmethod
+    def assemble(steps: Sequence[SlotCall], slots: int, results: tuple[int, ...]) -> Program:
+        """A program for calls of (name, function, input slots, output slots): each slot that is
+        not a result is released by its last reader."""
+        last_use = {slot: index for index, (_, _, inputs, _) in enumerate(steps) for slot in inputs}
+        instructions = []
+        for index, (name, run, inputs, outputs) in enumerate(steps):
+            released = tuple(s for s, last in last_use.items() if last == index and s not in results)
+            instructions.append(Instruction(name, run, inputs, outputs, released))
+        return Program(tuple(instructions), slots, results)
+
+    def run(self, values: list[Tensor | None], start: int = 0, stop: int | None = None) -> None:
+        for step in self.instructions[start:stop]:
+            result = step.run(*[values[i] for i in step.inputs])
+            if len(step.outputs) == 1:
+                values[step.outputs[0]] = result
+            else:
+                for slot, value in zip(step.outputs, result, strict=True):
+                    values[slot] = value
+            for i in step.release:
+                values[i] = None
+
+    def __call__(self, *arguments: Tensor) -> Tensor | tuple[Tensor, ...]:
+        values: list[Tensor | None] = [*arguments, *[None] * (self.slots - len(arguments))]
+        self.run(values)
+        results = tuple(values[i] for i in self.results)
+        return results[0] if len(results) == 1 else results  # type: ignore[return-value]
+
+
+class Block(nn.Module):
+    """A top-level step of several nodes (`mixed_6b`): their modules, and the program that runs them
+    on the step's inputs. Its result is the value later steps read (a tuple if they read several).
+
+    Each block type has its own subclass (`InceptionB`, from `of_type`) with its own copy of
+    `forward`'s code. torch.compile keeps its compiled code per code object, so compiling blocks one
+    by one (`backends.torch.compile_blocks`) compiles each block type once and reuses the code for
+    every block of that type, and a network of many types stays under the recompile limit."""
+
+    program: Program
+
+    def forward(self, *inputs: Tensor) -> Tensor | tuple[Tensor, ...]:
+        return self.program(*inputs)
+
+    @classmethod
+    def of_type(cls, block_type: str) -> type[Block]:
+        name = pascal_case(block_type)
+        code = cls.forward.__code__.replace(co_qualname=f"{name}.forward")
+        forward = types.FunctionType(code, cls.forward.__globals__, "forward")
+        return type(
+            name, (cls,), {"forward": forward, "__module__": cls.__module__, "__doc__": f"Block type {block_type}."}
+        )
 
 
 class Network(nn.Module):
@@ -51,20 +137,30 @@ class Network(nn.Module):
         self.spec = spec
         self.node_modules: dict[str, nn.Module] = {}
         lowering = Lowering(self)
-        slot = {node.name: index for index, node in enumerate(spec.nodes)}
-        last_use: dict[int, int] = {}
-        for index, node in enumerate(spec.nodes):
-            for source in node.inputs:
-                last_use[slot[source]] = index
-        program = []
-        for index, node in enumerate(spec.nodes[1:], start=1):
-            kept = spec.outputs
-            released = tuple(s for s, last in last_use.items() if last == index and spec.nodes[s].name not in kept)
-            inputs = tuple(slot[s] for s in node.inputs)
-            program.append(Instruction(node.name, lowering.lower(node), inputs, index, released))
-        self.program = tuple(program)
-        self.slots = len(spec.nodes)
-        self.output_slots = tuple(slot[name] for name in spec.outputs)
+        members: dict[str, list[Node]] = {}
+        for node in spec.nodes[1:]:
+            members.setdefault(node.block, []).append(node)
+        block_of = {node.name: node.block for node in spec.nodes}
+        read_elsewhere = {name for node in spec.nodes for name in node.inputs if block_of[name] != node.block}
+        block_types: dict[str, type[Block]] = {}
+        calls = []
+        for step in spec.steps:
+            nodes = members[step.name]
+            inside = {node.name for node in nodes}
+            arguments = list(dict.fromkeys(i for node in nodes for i in node.inputs if i not in inside))
+            results = [n.name for n in nodes if n.name in spec.outputs or n.name in read_elsewhere]
+            if len(nodes) == 1 and nodes[0].name == step.name:  # a top-level op outside any block
+                calls.append(Call(step.name, lowering.lower(nodes[0]), arguments, results))
+                continue
+            if step.type not in block_types:
+                block_types[step.type] = Block.of_type(step.type)
+            block = block_types[step.type]()
+            self.add_module(attribute_name(step.name), block)
+            block.program = Program.schedule(
+                [Call(node.name, lowering.lower(node), node.inputs, (node.name,)) for node in nodes], arguments, results
+            )
+            calls.append(Call(step.name, block, arguments, results))
+        self.program: Program = Program.schedule(calls, ["input"], spec.outputs)
         self._head_from = self._split_head()
 
     def place(self, node: Node, module: nn.Module, holds_weights: bool = True) -> nn.Module:
@@ -82,48 +178,47 @@ class Network(nn.Module):
             self.node_modules[node.name] = module
         return module
 
-    def _run(self, values: list[Tensor | None], program: Sequence[Instruction]) -> None:
-        for step in program:
-            values[step.output] = step.run(*[values[i] for i in step.inputs])
-            for i in step.release:
-                values[i] = None
+    @property
+    def blocks(self) -> list[Block]:
+        return [module for module in self.children() if isinstance(module, Block)]
 
     def forward(self, x: Tensor) -> Tensor | tuple[Tensor, ...]:
-        values: list[Tensor | None] = [None] * self.slots
-        values[0] = x
-        self._run(values, self.program)
-        outputs = tuple(values[i] for i in self.output_slots)
-        return outputs[0] if len(outputs) == 1 else outputs  # type: ignore[return-value]
+        return self.program(x)
 
     def _split_head(self) -> int | None:
-        """Where the head starts: the first node whose output is a vector, provided the head reads
-        the feature part of the network through that one node's input only."""
-        for index, step in enumerate(self.program):
-            if len(self.spec.shapes[step.node]) == 1:
-                features = step.inputs[0]
-                reads = {i for later in self.program[index:] for i in later.inputs}
-                single = all(i == features or i >= step.output for i in reads) and len(self.output_slots) == 1
+        """Where the head starts: the first step whose output is a vector, provided the head reads
+        the feature part of the network through that step's one input (as generated code splits)."""
+        if len(self.spec.outputs) != 1:
+            return None
+        instructions = self.program.instructions
+        for index, (step, call) in enumerate(zip(self.spec.steps, instructions, strict=True)):
+            if len(self.spec.shapes[step.output]) == 1:
+                # Slots are numbered in program order: those at or past this call's are the head's own.
+                reads = {i for later in instructions[index:] for i in later.inputs}
+                single = len(call.inputs) == 1 and all(i in call.inputs or i >= call.outputs[0] for i in reads)
                 return index if single else None
         return None
 
-    def forward_features(self, x: Tensor) -> Tensor:
-        """The last feature map before pooling and the classifier."""
+    def _head(self) -> int:
         if self._head_from is None:
             raise NotImplementedError(f"'{self.spec.name}' has no single feature map before a vector head")
-        values: list[Tensor | None] = [None] * self.slots
-        values[0] = x
-        self._run(values, self.program[: self._head_from])
-        features = values[self.program[self._head_from].inputs[0]]
+        return self._head_from
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """The last feature map before pooling and the classifier."""
+        head = self._head()
+        values: list[Tensor | None] = [x, *[None] * (self.program.slots - 1)]
+        self.program.run(values, stop=head)
+        features = values[self.program.instructions[head].inputs[0]]
         assert features is not None
         return features
 
     def forward_head(self, features: Tensor) -> Tensor:
-        if self._head_from is None:
-            raise NotImplementedError(f"'{self.spec.name}' has no single feature map before a vector head")
-        values: list[Tensor | None] = [None] * self.slots
-        values[self.program[self._head_from].inputs[0]] = features
-        self._run(values, self.program[self._head_from :])
-        out = values[self.output_slots[0]]
+        head = self._head()
+        values: list[Tensor | None] = [None] * self.program.slots
+        values[self.program.instructions[head].inputs[0]] = features
+        self.program.run(values, start=head)
+        out = values[self.program.results[0]]
         assert out is not None
         return out
 

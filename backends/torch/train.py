@@ -44,6 +44,7 @@ from backends.torch.ema import Ema
 from backends.torch.evaluate import evaluate, main_output
 from backends.torch.loader import TrainImages, epoch_order, train_loader
 from backends.torch.lowering import Network
+from backends.torch.regional import compile_blocks
 from backends.training_log import TrainingLog
 
 AMP = {"bf16": torch.bfloat16}
@@ -173,11 +174,13 @@ class Trainer:
     # --- the loop --------------------------------------------------------------------------------
 
     def _forward_module(self) -> torch.nn.Module:
+        if self.options.compile == "blocks":
+            compile_blocks(self.model)  # in place: the moving average is a model of its own
         module: torch.nn.Module = self.model
         if self.cluster.distributed:
             ids = [self.device] if self.device.type == "cuda" else None
             module = torch.nn.parallel.DistributedDataParallel(module, device_ids=ids)
-        if self.options.compile:
+        if self.options.compile == "model":
             module = torch.compile(module)  # type: ignore[assignment]
         return module
 
