@@ -96,8 +96,8 @@ def test_compiling_blocks_compiles_each_block_type_once() -> None:
 
 
 def test_compiling_blocks_stays_within_the_recompile_limit() -> None:
-    """Inception-v3 has eleven blocks of three types in nine shapes: with one code object for all
-    blocks, torch.compile would give up after eight and run the rest eagerly."""
+    """Inception-v3 has thirteen blocks of seven types in twelve shapes: with one code object for
+    all blocks, torch.compile would give up after eight and run the rest eagerly."""
     model = built(SPECS / "inception_v3.yaml", input_shape=(75, 75, 3))
     counter = CompileCounter()
     compile_blocks(model, backend=counter)

@@ -184,18 +184,22 @@ def test_moving_average_update() -> None:
         )
 
 
-def test_training_on_an_image_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def train_on_folder(tmp_path: Path, network: str, per_class: int, *options: str) -> tuple[Path, Path]:
+    """One epoch of a 16x16 two-class spec on a generated image folder: (spec file, run directory)."""
     from test_training_data import make_folder
 
-    make_folder(tmp_path / "data", per_class=8)
+    make_folder(tmp_path / "data", per_class=per_class)
     spec = tmp_path / "two.yaml"
-    spec.write_text(
-        "# two classes\narchspec: 1\nname: two\ninput: {shape: [16, 16, 3]}\nnetwork:\n"
-        "  - {op: conv, kernel: 3x3, filters: 4}\n  - {op: global_avgpool}\n  - {op: dense, units: 2}\n"
-    )
+    spec.write_text(f"archspec: 1\nname: two\ninput: {{shape: [16, 16, 3]}}\n{network}")
     out = tmp_path / "run"
     args = [str(spec), "--data", str(tmp_path / "data"), "--epochs", "1", "--batch-size", "4", "--out", str(out)]
-    assert cli.main(["train", *args]) == 0
+    assert cli.main(["train", *args, *options]) == 0
+    return spec, out
+
+
+def test_training_on_an_image_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    network = "network:\n  - {op: conv, kernel: 3x3, filters: 4}\n  - {op: global_avgpool}\n  - {op: dense, units: 2}\n"
+    spec, out = train_on_folder(tmp_path, network, 8)
     assert "done: two, 1 epoch," in capsys.readouterr().out
     assert cli.main(["eval", str(spec), "--weights", str(out), "--data", str(tmp_path / "data"), "--crops", "144"]) == 0
     assert "two on " in (report := capsys.readouterr().out) and "(16 images), 144 crops, 1 model: top-1 error" in report
@@ -203,25 +207,19 @@ def test_training_on_an_image_folder(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 def test_training_with_compiled_blocks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`--compile blocks` trains through torch.compile'd blocks, and checkpoints keep the keys."""
-    from test_training_data import make_folder
     from torch._dynamo.utils import counters
 
-    make_folder(tmp_path / "data", per_class=4)
-    spec = tmp_path / "blocks.yaml"
-    spec.write_text(
-        "archspec: 1\nname: blocks\ninput: {shape: [16, 16, 3]}\nblocks:\n  pair:\n    body:\n"
-        "      - branches:\n          a: [{op: conv, kernel: 1x1, filters: 4}]\n"
+    network = (
+        "blocks:\n  pair:\n    body:\n      - branches:\n          a: [{op: conv, kernel: 1x1, filters: 4}]\n"
         "          b: [{op: conv, kernel: 3x3, filters: 4}]\n"
         "network:\n  - {block: pair, repeat: 3}\n  - {op: global_avgpool}\n  - {op: dense, units: 2}\n"
     )
-    out = tmp_path / "run"
-    args = [str(spec), "--data", str(tmp_path / "data"), "--epochs", "1", "--batch-size", "4", "--out", str(out)]
     counters.clear()
-    assert cli.main(["train", *args, "--compile", "blocks"]) == 0
+    spec, out = train_on_folder(tmp_path, network, 4, "--compile", "blocks")
     # Three blocks of one type, two graphs: the first block reads the image, which needs no gradient;
     # the other two read activations and share one graph.
     assert counters["stats"]["unique_graphs"] == 2
-    assert "done: blocks, 1 epoch," in capsys.readouterr().out
+    assert "done: two, 1 epoch," in capsys.readouterr().out
     assert cli.main(["eval", str(spec), "--weights", str(out), "--data", str(tmp_path / "data")]) == 0
     assert "(8 images), 1 crop, 1 model: top-1 error" in capsys.readouterr().out
 
