@@ -111,7 +111,7 @@ class Block(nn.Module):
 
     Each block type has its own subclass (`InceptionB`, from `of_type`) with its own copy of
     `forward`'s code. torch.compile keeps its compiled code per code object, so compiling blocks one
-    by one (`backends.torch.compile_blocks`) compiles each block type once and reuses the code for
+    by one (`backends.torch.regional.compile_blocks`) compiles each block type once and reuses the code for
     every block of that type, and a network of many types stays under the recompile limit."""
 
     program: Program
