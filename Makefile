@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
 NETWORKS := $(wildcard specs/*.yaml) $(wildcard specs/examples/*.yaml)
 ERRATA := $(wildcard specs/errata/*.yaml)
 
-.PHONY: install graphviz run test lint typecheck pytest golden clean
+.PHONY: install lock graphviz run test lint typecheck pytest golden clean
 
 # Graphviz's `dot` draws the renders (`archspec render`); DOT output needs nothing. Installed with
 # apt-get where that is possible, else a warning: the SVG/PNG tests then skip and `run` writes DOT.
@@ -17,13 +18,23 @@ GRAPHVIZ_INSTALL = command -v dot >/dev/null 2>&1 || { \
 	command -v dot >/dev/null 2>&1 || echo "warning: Graphviz (dot) is not installed and could not be (needs root and apt-get); install it to render SVG and PNG"; \
 }
 
-$(STAMP): pyproject.toml
+# Every package, all extras included, at the exact version and hash of the lock file; then archspec
+# itself, editable, built with the locked setuptools and adding nothing.
+$(STAMP): $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,torch,tf,train]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@$(GRAPHVIZ_INSTALL)
 	touch $@
 
 install: $(STAMP)
+
+# Re-resolve the lock file from pyproject.toml: after a dependency is added, removed or its range
+# changed. Pins that still fit are kept; `make lock UPGRADE=1` moves every package to its newest
+# release that fits. Review the diff, then run `make test`.
+lock: $(STAMP)
+	$(BIN)/pip-compile --quiet --all-extras --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade) -o $(LOCK) pyproject.toml
 
 graphviz:
 	@$(GRAPHVIZ_INSTALL)

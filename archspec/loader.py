@@ -64,36 +64,55 @@ def load_file(path: Path, display: str | None = None) -> Any:
 
 
 def load_text(text: str, name: str = "<string>") -> Any:
+    """The tree of a spec's text. libyaml (the C parser, where PyYAML has it) reads fast but has
+    limits and messages of its own: it refuses nesting past 1000 levels while scanning ahead, so
+    before our depth check reaches its level. So when it gives up, the text is read again by the
+    pure-Python parser, which has neither: a spec's errors, their positions and words, are then
+    the same whichever parser is installed, and only the errors pay for the second reading."""
     if len(text) > MAX_BYTES:
         raise SpecError.at(Pos(name, 1, 1), f"spec is {len(text)} characters; limit {MAX_BYTES}")
     try:
-        _check_depth(text, name)
-        loader = _SafeLoader(text)
+        return _load(text, name, _SafeLoader)
+    except yaml.YAMLError as exc:
+        error = exc
+    if _SafeLoader is not yaml.SafeLoader:
         try:
-            root = loader.get_single_node()
-            if root is None or (isinstance(root, yaml.ScalarNode) and root.value == ""):
-                raise SpecError.at(Pos(name, 1, 1), "spec is empty")
-            return _Converter(name, loader).convert(root, 1)
-        finally:
-            loader.dispose()
-    except yaml.MarkedYAMLError as exc:
+            return _load(text, name, yaml.SafeLoader)
+        except yaml.YAMLError as exc:
+            error = exc
+    raise _located(error, text, name) from None
+
+
+def _load(text: str, name: str, parser: type[yaml.SafeLoader]) -> Any:
+    _check_depth(text, name, parser)
+    loader = parser(text)
+    try:
+        root = loader.get_single_node()
+        if root is None or (isinstance(root, yaml.ScalarNode) and root.value == ""):
+            raise SpecError.at(Pos(name, 1, 1), "spec is empty")
+        return _Converter(name, loader).convert(root, 1)
+    finally:
+        loader.dispose()
+
+
+def _located(exc: yaml.YAMLError, text: str, name: str) -> SpecError:
+    if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         pos = Pos(name, mark.line + 1, mark.column + 1) if mark else Pos(name, 1, 1)
         said = "; ".join(str(part) for part in (exc.context, exc.problem) if part)
-        raise SpecError.at(pos, f"invalid YAML: {said}") from None
-    except yaml.reader.ReaderError as exc:
+        return SpecError.at(pos, f"invalid YAML: {said}")
+    if isinstance(exc, yaml.reader.ReaderError):
         before = text[: exc.position]
         pos = Pos(name, before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1)
-        raise SpecError.at(pos, f"invalid YAML: character {exc.character!r} is not allowed") from None
-    except yaml.YAMLError as exc:
-        raise SpecError.at(Pos(name, 1, 1), f"invalid YAML: {str(exc).splitlines()[0]}") from None
+        return SpecError.at(pos, f"invalid YAML: character {exc.character!r} is not allowed")
+    return SpecError.at(Pos(name, 1, 1), f"invalid YAML: {str(exc).splitlines()[0]}")
 
 
-def _check_depth(text: str, name: str) -> None:
+def _check_depth(text: str, name: str, parser: type[yaml.SafeLoader]) -> None:
     """Refuse deep nesting before composing: building the node tree recurses once per level,
     and a small file of brackets could otherwise exhaust the stack. The event parser does not."""
     depth = 0
-    for event in yaml.parse(text, Loader=_SafeLoader):
+    for event in yaml.parse(text, Loader=parser):
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:

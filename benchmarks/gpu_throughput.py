@@ -47,6 +47,7 @@ import archspec  # noqa: E402
 from backends import torch as archspec_torch  # noqa: E402
 from backends.torch.inference import for_inference  # noqa: E402
 from backends.torch.regional import compile_blocks  # noqa: E402
+from benchmarks.reference import import_timm  # noqa: E402
 from benchmarks.train_step import make_step  # noqa: E402
 
 MODELS = ("inception_v3", "inception_v4", "inception_resnet_v2")
@@ -99,8 +100,7 @@ def compiled(model: torch.nn.Module, how: str) -> torch.nn.Module:
 
 def make_model(implementation: str, spec: archspec.Spec) -> torch.nn.Module:
     if implementation == "timm":
-        import timm
-
+        timm = import_timm()
         return timm.create_model(spec.name, pretrained=False)  # type: ignore[no-any-return]
     model = archspec_torch.build(spec)
     return for_inference(model, dtype=torch.bfloat16) if implementation == "archspec-inference" else model

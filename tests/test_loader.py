@@ -5,10 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from archspec import loader
 from archspec.errors import Pos, SpecError
 from archspec.loader import Map, Seq, load_file, load_text
+
+PARSERS = {"pure-python": yaml.SafeLoader, "libyaml": getattr(yaml, "CSafeLoader", None)}
+
+
+@pytest.fixture(autouse=True, params=list(PARSERS))
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs with both YAML parsers: which one PyYAML has is an install detail,
+    and the positions and limits of a spec must not depend on it."""
+    chosen = PARSERS[request.param]
+    if chosen is None:
+        pytest.skip("this PyYAML was built without libyaml")
+    monkeypatch.setattr(loader, "_SafeLoader", chosen)
+    return str(request.param)
 
 
 def failure(text: str, name: str = "f.yaml") -> tuple[Pos, str, str | None]:
@@ -240,6 +254,47 @@ def test_deep_mappings_are_refused() -> None:
     pos, message, _ = failure("{a: " * depth + "}" * depth)
     assert pos.line == 1
     assert message == f"spec is nested deeper than {loader.MAX_DEPTH} levels"
+
+
+# Far past libyaml's own limit of 1000 levels, in each way YAML nests: the level past ours is
+# reported at its own position (line, column), with either parser.
+DEEP = {
+    "block sequences": ("- " * 1100 + "x", (1, 2 * loader.MAX_DEPTH + 1)),
+    "flow mappings": ("x: " + "{a: " * 3000 + "}" * 3000, (1, 4 + 4 * (loader.MAX_DEPTH - 1))),
+    "block mappings": ("\n".join(" " * i + "a:" for i in range(1200)) + " 1", (65, 65)),
+    "unclosed brackets": ("[" * 1500 + "}", (1, loader.MAX_DEPTH + 1)),
+}
+
+
+@pytest.mark.parametrize("text,where", DEEP.values(), ids=DEEP.keys())
+def test_nesting_is_refused_at_its_own_level_in_every_form(text: str, where: tuple[int, int]) -> None:
+    pos, message, _ = failure(text)
+    assert (pos.line, pos.col) == where
+    assert message == f"spec is nested deeper than {loader.MAX_DEPTH} levels"
+
+
+def test_a_yaml_error_before_the_limit_is_still_reported_as_such() -> None:
+    pos, message, _ = failure("x: [[[1, 2]]\ny: " + "[" * 2000)
+    assert message.startswith("invalid YAML")
+    assert pos.line == 2
+
+
+SYNTAX_ERRORS = {
+    "indentation": ("a: 1\n b: 2\n", (2, 3), "mapping values are not allowed here"),
+    "unclosed list": (
+        "a: [1, 2\n",
+        (2, 1),
+        "while parsing a flow sequence; expected ',' or ']', but got '<stream end>'",
+    ),
+    "undefined alias": ("a: *nope\n", (1, 4), "found undefined alias 'nope'"),
+    "unclosed quote": ('a: "x\n', (2, 1), "while scanning a quoted scalar; found unexpected end of stream"),
+}
+
+
+@pytest.mark.parametrize("text,where,said", SYNTAX_ERRORS.values(), ids=SYNTAX_ERRORS.keys())
+def test_syntax_errors_read_the_same_with_either_parser(text: str, where: tuple[int, int], said: str) -> None:
+    pos, message, _ = failure(text)
+    assert ((pos.line, pos.col), message) == (where, f"invalid YAML: {said}")
 
 
 def test_shared_aliases_are_expanded() -> None:

@@ -17,6 +17,7 @@ from backends import weights as neutral
 torch = pytest.importorskip("torch")
 bt = pytest.importorskip("backends.torch")
 from backends.torch.codegen import generate  # noqa: E402
+from benchmarks.reference import import_timm  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -141,10 +142,7 @@ def test_timm_mapping_names_the_first_tensor_that_does_not_fit() -> None:
 
 
 def test_outputs_equal_timm_after_loading_its_weights() -> None:
-    try:
-        import timm
-    except Exception as exc:  # timm needs torchvision, which does not import beside the CPU torch here
-        pytest.skip(f"timm does not import here ({type(exc).__name__}: {exc}); this runs where timm is installed")
+    timm = import_timm()
     for name in TIMM:
         reference = timm.create_model(name, pretrained=False).eval()
         randomize_batch_norm(reference, seed=3)
