@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from archspec.ir import Node, Step
+from archspec.ops import BatchNorm
 from archspec.spec import Spec
-from backends.naming import Namespace, pascal_case
+from backends.naming import Constants, Namespace, names_tuple, pascal_case
 
 INPUT = "input"  # the relative name of a block's input inside its class
 MIN_LOOP = 3  # repeats of at least this many instances are written as loops
@@ -158,7 +159,7 @@ def _block_class(
         channels[rel] = _width(node, attrs, [channels.get(i) for i in inputs])
         template.append(TemplateNode(rel, node.op, inputs, attrs, in_channels))
     return BlockClass(
-        names.name(pascal_case(block_type)), block_type, tuple(template), args, tuple(s.name for s in steps)
+        names.fresh(pascal_case(block_type)), block_type, tuple(template), args, tuple(s.name for s in steps)
     )
 
 
@@ -210,6 +211,23 @@ def repeat_runs(
                 continue
         runs.append([item])
     return [run for whole in runs for run in ([whole] if len(whole) >= MIN_LOOP else [[item] for item in whole])]
+
+
+def register_constants(plan: Plan, runs: list[Run], constants: Constants, instance_name: Callable[[str], str]) -> None:
+    """Every module-level constant a generated file will use (batch-norm settings, the names of a
+    repeat's instances by `instance_name`), named before any function or class is written."""
+    for cls in plan.classes:
+        for node in cls.nodes:
+            for value in node.attrs.values():
+                if value.is_literal and isinstance(value.literal, BatchNorm):
+                    constants.value(value.literal)
+        for values in cls.args.values():
+            for value in values:
+                if isinstance(value, BatchNorm):
+                    constants.value(value)
+    for run in runs:
+        if len(run) > 1:
+            constants.add(run[0][0].type, names_tuple([instance_name(step.name) for step, _, _ in run]))
 
 
 def annotation(values: list[Any]) -> str:

@@ -8,9 +8,11 @@ module does not rely on that.
 
 from __future__ import annotations
 
-import builtins
+import builtins as _builtins
+import itertools
 import keyword
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from archspec.ops import BatchNorm
@@ -24,30 +26,64 @@ def pascal_case(name: str) -> str:
 
 
 class Namespace:
-    """Hands out identifiers that are legal Python, unique within the namespace, and shadow no
-    keyword, builtin or name reserved by the caller (imports, `self`, `x`, ...)."""
+    """Hands out identifiers that are legal Python, unique within the namespace, never mangled by
+    a class body (`__x` is written `__x__`), and shadow no keyword or name reserved by the caller
+    (imports, helpers, `self`, ...). Names of variables and functions shadow no builtin either;
+    `attributes=True` is for attribute names, which cannot shadow one, and prefers `name_` for a
+    taken name, the usual spelling (`training_`), before `name_2`."""
 
-    def __init__(self, reserved: tuple[str, ...] = ()):
-        self._taken = set(reserved) | set(dir(builtins)) | set(keyword.kwlist) | set(keyword.softkwlist)
+    def __init__(self, reserved: Iterable[str] = (), attributes: bool = False):
+        self._taken = set(reserved) | set(keyword.kwlist) | set(keyword.softkwlist)
+        if not attributes:
+            self._taken |= set(dir(_builtins))
+        self._suffixes = ("", "_") if attributes else ("",)
         self._given: dict[str, str] = {}
 
     def name(self, wanted: str) -> str:
-        """The identifier for `wanted`; asking again for the same string gives the same answer."""
+        """The identifier for `wanted`; asking again for the same string gives the same answer,
+        and different strings never get the same identifier."""
         if wanted not in self._given:
             self._given[wanted] = self.fresh(wanted)
         return self._given[wanted]
 
     def fresh(self, wanted: str) -> str:
-        """A new identifier as close to `wanted` as is free."""
+        """A new identifier as close to `wanted` as is free: `wanted` itself, else (attributes)
+        `wanted_`, else `wanted_2`, `wanted_3`, ..."""
         base = _ILLEGAL.sub("_", wanted) or "_"
         if base[0].isdigit():
             base = f"_{base}"
-        candidate, n = base, 1
-        while candidate in self._taken:
-            n += 1
-            candidate = f"{base}_{n}"
-        self._taken.add(candidate)
-        return candidate
+        if base.startswith("__") and not base.endswith("__"):
+            base += "__"
+        numbered = (f"{base}_{n}" for n in itertools.count(2))
+        for candidate in itertools.chain((base + suffix for suffix in self._suffixes), numbered):
+            if candidate not in self._taken:
+                self._taken.add(candidate)
+                return candidate
+        raise AssertionError("unreachable: the candidates never end")
+
+
+class Scopes:
+    """Identifiers for hierarchical IR names (`mixed_6b/branch_1/conv_2`): each part is named in the
+    namespace of its parent, so `a/x` and `b/x` both keep `x`, and within one parent different
+    parts never meet. The same parts asked in the same order give the same identifiers, which is
+    how a generated class and the live model agree on every attribute name."""
+
+    def __init__(self, reserved: Iterable[str] = ()) -> None:
+        self.reserved = frozenset(reserved)
+        self._spaces: dict[str, Namespace] = {}
+        self._paths: dict[str, tuple[str, ...]] = {"": ()}
+
+    def path(self, name: str) -> tuple[str, ...]:
+        if name not in self._paths:
+            parent, _, leaf = name.rpartition("/")
+            self._paths[name] = (*self.path(parent), self.space(parent).name(leaf))
+        return self._paths[name]
+
+    def space(self, scope: str) -> Namespace:
+        """The namespace of one parent ("" for the top), for names that are not IR names."""
+        if scope not in self._spaces:
+            self._spaces[scope] = Namespace(self.reserved, attributes=True)
+        return self._spaces[scope]
 
 
 def literal(value: Any) -> str:

@@ -17,13 +17,13 @@ from torch import nn
 
 from backends import weights as neutral
 from backends.torch.layers import ConvBnAct, Dense
-from backends.torch.lowering import Network, module_path
+from backends.torch.lowering import Network
 
 if TYPE_CHECKING:
     from archspec.ir import Node
     from archspec.spec import Spec
 
-__all__ = ["Network", "build", "get_weights", "load_reference_weights", "module_path", "set_weights"]
+__all__ = ["Network", "build", "get_weights", "load_reference_weights", "set_weights"]
 
 
 def build(spec: Spec) -> Network:

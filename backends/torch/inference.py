@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from backends.torch.layers import ConvBnAct
-from backends.torch.lowering import Network, Program, SlotCall, module_path
+from backends.torch.lowering import Network, Program, SlotCall
 
 
 def for_inference(model: Network, dtype: torch.dtype | None = None, merge_siblings: bool = True) -> Network:
@@ -92,7 +92,7 @@ def merge_sibling_convs(model: Network, program: Program) -> Program:
         steps = [program.instructions[i] for i in members]
         merged = SplitConv([step.run for step in steps])  # type: ignore[misc]
         for k, step in enumerate(steps):
-            parent_path, _, leaf = module_path(step.name).rpartition(".")
+            parent_path, _, leaf = model.module_path(step.name).rpartition(".")
             parent = model.get_submodule(parent_path)
             delattr(parent, leaf)
             if k == 0:

@@ -10,32 +10,29 @@ parameters are applied functionally.
 
 from __future__ import annotations
 
-import keyword
 import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 
 import torch
 from torch import Tensor, nn
 
 from archspec.ir import Node
 from archspec.spec import Spec
-from backends.naming import pascal_case
+from backends.naming import Scopes, pascal_case
 from backends.torch import layers
 
 Op = Callable[..., Tensor]
-_RESERVED = set(dir(nn.ModuleDict())) | set(keyword.kwlist)  # instance attributes too (`training`)
 
 
-def attribute_name(part: str) -> str:
-    """The module attribute for one component of an IR name; a name that nn.Module already uses
-    (`training`, `forward`, ...) or a Python keyword gets a trailing underscore."""
-    return f"{part}_" if part in _RESERVED else part
-
-
-def module_path(node_name: str) -> str:
-    return ".".join(attribute_name(part) for part in node_name.split("/"))
+@cache
+def reserved_attributes() -> frozenset[str]:
+    """Names no IR name may take as a module attribute: what nn.Module and ModuleDict define (a
+    ModuleDict refuses a key such as `keys`), what the network and its blocks keep on themselves
+    (`spec`, `program`, `forward_head`, ...), in the live model and in generated code alike."""
+    own = {"spec", "node_modules", "program", "_head_from", "_names"}
+    return frozenset(dir(nn.ModuleDict())) | frozenset(dir(Network)) | frozenset(dir(Block)) | own
 
 
 @dataclass(frozen=True)
@@ -136,6 +133,8 @@ class Network(nn.Module):
         super().__init__()
         self.spec = spec
         self.node_modules: dict[str, nn.Module] = {}
+        # Attribute names in the order codegen asks for them: steps, then each block's modules.
+        self._names = Scopes(reserved_attributes())
         lowering = Lowering(self)
         members: dict[str, list[Node]] = {}
         for node in spec.nodes[1:]:
@@ -155,7 +154,7 @@ class Network(nn.Module):
             if step.type not in block_types:
                 block_types[step.type] = Block.of_type(step.type)
             block = block_types[step.type]()
-            self.add_module(attribute_name(step.name), block)
+            self.add_module(self._names.path(step.name)[-1], block)
             block.program = Program.schedule(
                 [Call(node.name, lowering.lower(node), node.inputs, (node.name,)) for node in nodes], arguments, results
             )
@@ -163,17 +162,21 @@ class Network(nn.Module):
         self.program: Program = Program.schedule(calls, ["input"], spec.outputs)
         self._head_from = self._split_head()
 
+    def module_path(self, node_name: str) -> str:
+        """The dotted module path of an IR node or step (`mixed_6b.branch_1.conv_2`): its name's
+        parts, each renamed only where nn.Module or another part of the same parent has it."""
+        return ".".join(self._names.path(node_name))
+
     def place(self, node: Node, module: nn.Module, holds_weights: bool = True) -> nn.Module:
         parent: nn.Module = self
-        *scopes, leaf = node.name.split("/")
-        for part in scopes:
-            name = attribute_name(part)
+        *scopes, leaf = self._names.path(node.name)
+        for name in scopes:
             if name not in parent._modules:
                 parent.add_module(name, nn.ModuleDict())
             child = parent._modules[name]
             assert child is not None
             parent = child
-        parent.add_module(attribute_name(leaf), module)
+        parent.add_module(leaf, module)
         if holds_weights:
             self.node_modules[node.name] = module
         return module
