@@ -164,7 +164,9 @@ def specs(draw: st.DrawFn) -> str:
     head = [{"op": draw(st.sampled_from(["global_avgpool", "flatten"]))}]
     if draw(st.booleans()):
         head.append({"op": "dropout", "rate": 0.25})
-    head.append({"op": "dense", "units": draw(st.integers(1, 5)), "activation": draw(st.sampled_from(["none", "tanh"]))})
+    head.append(
+        {"op": "dense", "units": draw(st.integers(1, 5)), "activation": draw(st.sampled_from(["none", "tanh"]))}
+    )
     for op in head:
         step_name = draw(names)
         if step_name not in steps:
