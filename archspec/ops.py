@@ -8,7 +8,7 @@ backend reads a single shape of data. Adding an op kind starts here and in the J
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +58,42 @@ OP_ATTRS: dict[str, dict[str, Any]] = {
     "dense": {"units": REQUIRED, "bias": True, "activation": "none"},
 }
 OP_KINDS = tuple(OP_ATTRS)
+
+
+class OpGroup:
+    """Named sets of op kinds, so that a fact about several kinds is stated once (as tinygrad's
+    GroupOp): every stage and backend asks these instead of listing kinds itself."""
+
+    WEIGHTED = frozenset({"conv", "dense"})  # carry weights: kernel, bias, batch norm (see weight_shapes)
+    POOLING = frozenset({"maxpool", "avgpool"})  # a window over a feature map, no weights
+    MODE_DEPENDENT = frozenset({"dropout"})  # computes differently in training and in evaluation
+    JOINING = frozenset({"concat", "add"})  # reads several inputs that must fit together
+
+
+def width_attr(op: str) -> str | None:
+    """The attribute that sets a weighted op's output width."""
+    return {"conv": "filters", "dense": "units"}.get(op)
+
+
+def weight_shapes(op: str, attrs: Mapping[str, Any], in_width: int) -> dict[str, tuple[int, ...]]:
+    """The neutral weight roles of one node and their shapes (TensorFlow's layouts: a conv kernel
+    is (kh, kw, in, out), a dense kernel (in, out)); empty for ops without weights."""
+    if op not in OpGroup.WEIGHTED:
+        return {}
+    out = attrs[str(width_attr(op))]
+    roles: dict[str, tuple[int, ...]] = {
+        "kernel": (*attrs["kernel"], in_width, out) if op == "conv" else (in_width, out)
+    }
+    if attrs["bias"]:
+        roles["bias"] = (out,)
+    bn = attrs.get("bn")
+    if bn is not None:
+        if bn.scale:
+            roles["gamma"] = (out,)
+        if bn.center:
+            roles["beta"] = (out,)
+        roles["moving_mean"] = roles["moving_variance"] = (out,)
+    return roles
 
 
 def _positive_int(value: Any) -> int:
@@ -165,6 +201,6 @@ def canonical_attrs(op: str, given: dict[str, Any]) -> tuple[dict[str, Any], dic
             attrs[key] = NORMALIZE[key](value)
         except AttrError as exc:
             problems[key] = f"'{key}' {exc}"
-    if op in ("conv", "dense") and attrs.get("bias") is None:
+    if op in OpGroup.WEIGHTED and attrs.get("bias") is None:
         attrs["bias"] = attrs.get("bn") is None
     return attrs, problems

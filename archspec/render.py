@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from archspec.ir import Node, Step
+from archspec.ops import OpGroup
 from archspec.shapes import fmt
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ def op_label(node: Node) -> str:
         activation = a["activation"]
         extra = [] if activation == "relu" else ["Linear" if activation == "none" else ACTIVATION_NAMES[activation]]
         return f"{_pair(a['kernel'])} Conv ({' '.join([str(a['filters']), *_stride_and_padding(node), *extra])})"
-    if node.op in ("maxpool", "avgpool"):
+    if node.op in OpGroup.POOLING:
         detail = " ".join(_stride_and_padding(node))
         kind = "MaxPool" if node.op == "maxpool" else "Avg Pooling"
         return f"{_pair(a['kernel'])} {kind}" + (f" ({detail})" if detail else "")
@@ -328,7 +329,7 @@ def block_ops(step: Step, nodes: Sequence[Node], attrs: dict[str, str]) -> list[
 
 def _join_edge(spec: Spec, node: Node, source: str) -> dict[str, str]:
     """Edges into a concat or an add carry their shapes: that is where the widths must add up."""
-    return _shape_edge(spec, source) if node.op in ("concat", "add") else {"tooltip": source}
+    return _shape_edge(spec, source) if node.op in OpGroup.JOINING else {"tooltip": source}
 
 
 # -- the layers view ----------------------------------------------------------------------------

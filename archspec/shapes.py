@@ -13,6 +13,7 @@ from collections.abc import Callable
 from archspec.errors import Collector, Pos
 from archspec.graph import Graph, node, ordered
 from archspec.ir import Node
+from archspec.ops import width_attr
 from archspec.padding import output_size
 
 Shape = tuple[int, ...]
@@ -101,9 +102,9 @@ def _add(n: Node, shapes: list[Shape], graph: Graph) -> Shape:
         return shortcut
     short_node, res_node = node(graph, n.inputs[0]), node(graph, n.inputs[1])
     blame = n.pos
-    for width in ("filters", "units"):  # a residual's width is set by its last projection
-        if width in res_node.attrs and residual[-1] != shortcut[-1]:
-            blame = res_node.where(width)
+    width = width_attr(res_node.op)  # a residual's width is set by its last projection
+    if width is not None and residual[-1] != shortcut[-1]:
+        blame = res_node.where(width)
     raise ShapeError(
         f"shortcut '{short_node.name}' is {fmt(shortcut)} (from {short_node.pos}) but residual "
         f"'{res_node.name}' is {fmt(residual)} (from {res_node.pos}); the add is at {n.pos}",

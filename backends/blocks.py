@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archspec.ir import Node, Step
-from archspec.ops import BatchNorm
+from archspec.ops import BatchNorm, OpGroup
 from archspec.spec import Spec
 from backends.naming import Constants, Namespace, names_tuple, pascal_case
 
@@ -147,7 +147,7 @@ def _block_class(
                 attrs[attr] = Value(source=argument(wanted, values))
         inputs = tuple(_relative(steps[0], i) for i in node.inputs)
         in_channels = None
-        if node.op in ("conv", "dense"):
+        if node.op in OpGroup.WEIGHTED:
             widths = [spec.shapes[peer.inputs[0]][-1] for peer in peers]
             known = channels.get(inputs[0])
             if all(w == widths[0] for w in widths):

@@ -56,6 +56,8 @@ class Namespace:
             base += "__"
         numbered = (f"{base}_{n}" for n in itertools.count(2))
         for candidate in itertools.chain((base + suffix for suffix in self._suffixes), numbered):
+            if candidate.startswith("__") and not candidate.endswith("__"):
+                candidate += "__"  # `__x_2` would be mangled too
             if candidate not in self._taken:
                 self._taken.add(candidate)
                 return candidate

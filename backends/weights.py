@@ -18,6 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from archspec.ops import weight_shapes
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -32,28 +34,13 @@ def key(node: str, role: str) -> str:
 
 def expected_shapes(spec: Spec) -> dict[str, tuple[int, ...]]:
     """Every weight key of a spec and the shape its array must have."""
-    table: dict[str, tuple[int, ...]] = {}
-    for node in spec.nodes:
-        if node.op not in ("conv", "dense"):
-            continue
-        source = spec.shapes[node.inputs[0]]
-        if node.op == "conv":
-            out = node.attrs["filters"]
-            table[key(node.name, "kernel")] = (*node.attrs["kernel"], source[-1], out)
-        else:
-            out = node.attrs["units"]
-            table[key(node.name, "kernel")] = (source[-1], out)
-        if node.attrs["bias"]:
-            table[key(node.name, "bias")] = (out,)
-        bn = node.attrs.get("bn")
-        if bn is not None:
-            if bn.scale:
-                table[key(node.name, "gamma")] = (out,)
-            if bn.center:
-                table[key(node.name, "beta")] = (out,)
-            table[key(node.name, "moving_mean")] = (out,)
-            table[key(node.name, "moving_variance")] = (out,)
-    return table
+    return {
+        key(node.name, role): shape
+        for node in spec.nodes
+        for role, shape in weight_shapes(
+            node.op, node.attrs, spec.shapes[node.inputs[0]][-1] if node.inputs else 0
+        ).items()
+    }
 
 
 def check(spec: Spec, weights: dict[str, np.ndarray]) -> None:

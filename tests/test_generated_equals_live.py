@@ -298,6 +298,15 @@ blocks:
 network:
   - {block: __secret, name: __secret, repeat: 3}
 """,
+    "two repeats of a dunder block type": """
+blocks:
+  __class__: {body: [{op: conv, kernel: 1, filters: 4}]}
+network:
+  - {op: conv, name: before, kernel: 1, filters: 4}
+  - {block: __class__, name: a, repeat: 3}
+  - {op: conv, name: between, kernel: 1, filters: 4}
+  - {block: __class__, name: b, repeat: 3}
+""",
     "a step named forward_head": """
 network:
   - {op: conv, name: forward_head, kernel: 1, filters: 4}

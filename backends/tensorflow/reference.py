@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import keras
 import numpy as np
 
+from archspec.ops import OpGroup
 from archspec.spec import Spec
 from backends import weights as neutral
 from backends.tensorflow.lowering import BN_ROLES
@@ -83,7 +84,7 @@ def _weights_of(layer: Any, bn: Any | None) -> dict[str, Any]:
 
 def _parameter_nodes(spec: Spec) -> list[str]:
     ordered = post_order(list(spec.outputs), lambda name: spec.node(name).inputs, lambda name: name)
-    return [name for name in ordered if spec.node(name).op in ("conv", "dense")]
+    return [name for name in ordered if spec.node(name).op in OpGroup.WEIGHTED]
 
 
 def _roles_by_node(spec: Spec) -> dict[str, dict[str, tuple[int, ...]]]:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from archspec.ops import BatchNorm
+from archspec.ops import BatchNorm, OpGroup
 from archspec.padding import same_pads
 from archspec.spec import Spec
 from backends import blocks
@@ -56,7 +56,7 @@ from torch import Tensor, nn
 
 '''
 RESERVED = ("torch", "F", "nn", "Tensor", "Callable", "dataclass", "annotations", "ACTIVATIONS", "build", "name")
-MODULE_OPS = ("conv", "dense", "dropout")  # ops that are modules (the live model's too), so named alike
+MODULE_OPS = OpGroup.WEIGHTED | OpGroup.MODE_DEPENDENT  # modules here and in the live model, so named alike
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,103 @@
+"""Every op kind that archspec knows is known everywhere: the schema, shape and cost rules, the
+drawing labels, the weight roles, both backends' lowerings and both code generators. A kind
+added to `archspec.ops` and missed in one of these fails here, not in a user's spec."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import archspec
+from archspec import cost, render, shapes
+from archspec.ops import OP_KINDS, OpGroup, weight_shapes
+from backends import blocks
+
+ROOT = Path(__file__).resolve().parent.parent
+EVERY_OP = """
+archspec: 1
+input: {shape: [8, 8, 3]}
+network:
+  - {op: conv, name: a, kernel: 1, filters: 4}
+  - {op: maxpool, name: b, kernel: 2}
+  - {op: avgpool, name: c, kernel: 2}
+  - {op: concat, name: d, inputs: [a, c]}
+  - {op: conv, name: e, kernel: 1, filters: 8}
+  - {op: add, name: f, shortcut: d, scale: 0.5}
+  - {op: activation, name: g, fn: tanh}
+  - {op: global_avgpool, name: h}
+  - {op: flatten, name: i}
+  - {op: dropout, name: j, rate: 0.1}
+  - {op: dense, name: k, units: 3}
+"""
+
+
+def schema_kinds() -> set[str]:
+    """The kinds the JSON Schema accepts in `op:`, from its if/then dispatch."""
+    found: set[str] = set()
+
+    def walk(item: Any) -> None:
+        if isinstance(item, dict):
+            op = item.get("properties", {}).get("op", {}) if isinstance(item.get("properties"), dict) else {}
+            if isinstance(op, dict) and "const" in op:
+                found.add(op["const"])
+            for value in item.values():
+                walk(value)
+        elif isinstance(item, list):
+            for value in item:
+                walk(value)
+
+    walk(json.loads((ROOT / "archspec" / "schema" / "spec.schema.json").read_text()))
+    return found
+
+
+def test_the_schema_accepts_exactly_the_registered_kinds() -> None:
+    # `input` is the spec's own `input:` mapping, not a step.
+    assert schema_kinds() == set(OP_KINDS) - {"input"}
+
+
+def test_the_spec_below_uses_every_kind() -> None:
+    assert {node.op for node in archspec.load(EVERY_OP).nodes} == set(OP_KINDS)
+
+
+@pytest.mark.parametrize("kind", OP_KINDS)
+def test_every_kind_has_a_shape_rule_a_cost_rule_and_a_label(kind: str) -> None:
+    spec = archspec.load(EVERY_OP)
+    node = next(n for n in spec.nodes if n.op == kind)
+    assert kind in shapes.RULES and kind in cost.RULES
+    assert render.op_label(node)
+    roles = weight_shapes(kind, node.attrs, spec.shapes[node.inputs[0]][-1] if node.inputs else 0)
+    assert bool(roles) == (kind in OpGroup.WEIGHTED)
+
+
+@pytest.mark.parametrize("kind", [k for k in OP_KINDS if k != "input"])
+def test_every_kind_has_a_lowering_and_an_emitter_in_both_backends(kind: str) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("keras")
+    from backends.tensorflow import codegen as tf_codegen
+    from backends.tensorflow.lowering import Lowering as KerasLowering
+    from backends.torch import codegen as torch_codegen
+    from backends.torch.lowering import Lowering as TorchLowering
+
+    assert callable(getattr(TorchLowering, f"op_{kind}", None))
+    assert callable(getattr(KerasLowering, f"op_{kind}", None))
+    node = blocks.TemplateNode("n", kind, ("input", "input"), {}, None)
+    attrs = dict.fromkeys(("kernel", "stride", "padding", "include_padding", "scale", "activation", "fn"), "v")
+    attrs.update(dict.fromkeys(("filters", "units", "bias", "bn", "rate"), "v"))
+    assert torch_codegen._expression(node, ["x", "y"], attrs, "self.n")
+    assert tf_codegen._statement(node, "out", ["x", "y"], attrs, "'n'")
+
+
+def test_an_unknown_kind_is_refused_by_each_emitter() -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("keras")
+    from backends.tensorflow import codegen as tf_codegen
+    from backends.torch import codegen as torch_codegen
+
+    node = blocks.TemplateNode("n", "no_such_op", ("input",), {}, None)
+    with pytest.raises(blocks.CodegenError, match="no_such_op"):
+        torch_codegen._expression(node, ["x"], {}, "")
+    with pytest.raises(blocks.CodegenError, match="no_such_op"):
+        tf_codegen._statement(node, "out", ["x"], {}, "'n'")
