@@ -17,7 +17,8 @@ from typing import Any
 import archspec
 from archspec import render
 from archspec.errors import SpecError
-from archspec.linker import BUNDLED, Linker, display_name
+from archspec.library import list_specs, spec_path
+from archspec.linker import Linker, display_name
 from archspec.summary import table
 
 
@@ -65,15 +66,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
-def bundled_specs() -> list[Path]:
-    """Every network spec that ships with archspec (block libraries under lib/ excluded)."""
-    found = sorted(BUNDLED.glob("*.yaml")) + sorted(BUNDLED.glob("*/*.yaml"))
-    return [p for p in found if p.parent.name != "lib"]
-
-
 def cmd_list(args: argparse.Namespace) -> int:
     rows = []
-    for path in bundled_specs():
+    for path in map(spec_path, list_specs(args.pattern)):
         try:
             doc = Linker([path.parent]).link_file(path)
             about = str(doc.get("description", ""))
@@ -82,6 +77,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         if path.parent.name == "errata":
             about += " [rejected by check on purpose]"
         rows.append((display_name(path), about))
+    if not rows:
+        print(f"error: no bundled spec matches '{args.pattern}'", file=sys.stderr)
+        return 1
     width = max(len(name) for name, _ in rows)
     for name, about in rows:
         print(f"{name.ljust(width)}  {about}")
@@ -459,6 +457,7 @@ def parser() -> argparse.ArgumentParser:
     score.set_defaults(run=cmd_eval)
 
     listing = commands.add_parser("list", help="the bundled specs, one line each")
+    listing.add_argument("pattern", nargs="?", default="*", help="a shell-style pattern of names, e.g. 'inception_v*'")
     listing.set_defaults(run=cmd_list)
     return top
 

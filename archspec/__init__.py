@@ -8,6 +8,7 @@ The front end never imports a deep-learning framework; the backends live in `bac
 """
 
 from archspec.errors import Diagnostic, Pos, SpecError
+from archspec.library import list_specs, spec_path
 from archspec.spec import Spec, load
 
-__all__ = ["Diagnostic", "Pos", "Spec", "SpecError", "load"]
+__all__ = ["Diagnostic", "Pos", "Spec", "SpecError", "list_specs", "load", "spec_path"]

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from archspec import schema
 from archspec.errors import Collector, Pos, SpecError
+from archspec.library import BUNDLED
 from archspec.loader import Map, load_file, load_text
 
-BUNDLED = Path(__file__).resolve().parent.parent / "specs"
 BUNDLED_PREFIX = "archspec:"
 
 

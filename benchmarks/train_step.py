@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 import archspec  # noqa: E402
+from archspec.library import list_specs, spec_path  # noqa: E402
 from backends import torch as archspec_torch  # noqa: E402
-from cli import bundled_specs  # noqa: E402
 
 
 def make_step(model: torch.nn.Module, device: str) -> tuple[torch.optim.Optimizer, object]:
@@ -80,7 +80,7 @@ def main() -> None:
         "| spec | eager loss | eager step (ms) | compiled fullgraph | compile + first step (s) | compiled step (ms) |",
         "|---|---|---|---|---|---|",
     ]
-    for path in bundled_specs():
+    for path in map(spec_path, list_specs()):
         if path.parent.name == "errata" or (args.spec and path.stem not in args.spec):
             continue
         eager = run(path, args.device, args.batch, args.input, compiled=False)

@@ -10,12 +10,12 @@ from typing import Any
 
 import archspec
 from archspec.errors import SpecError
+from archspec.library import list_specs, spec_path
 from archspec.summary import table
-from cli import bundled_specs
 
 GOLDEN = Path(__file__).parent / "golden"
-NETWORKS = [p for p in bundled_specs() if p.parent.name != "errata"]
-ERRATA = [p for p in bundled_specs() if p.parent.name == "errata"]
+NETWORKS = [p for p in map(spec_path, list_specs()) if p.parent.name != "errata"]
+ERRATA = [p for p in map(spec_path, list_specs()) if p.parent.name == "errata"]
 
 
 def golden_text(path: Path) -> str:

@@ -102,3 +102,23 @@ def test_summary_table_and_json_agree(path: Path) -> None:
     assert f"params {data['params']:,}" in table.stdout
     for block in data["blocks"]:
         assert block["name"] in table.stdout
+
+
+def test_list_takes_a_pattern_of_names() -> None:
+    import archspec
+
+    assert archspec.list_specs("inception_v*") == ["inception_v3", "inception_v3_tf", "inception_v4"]
+    assert archspec.list_specs("examples/*") == ["examples/inception_resnet_v2_tiny", "examples/inception_v4_small"]
+    assert archspec.spec_path("inception_v4") == ROOT / "specs" / "inception_v4.yaml"
+    assert not [name for name in archspec.list_specs() if name.startswith("lib/")]
+    with pytest.raises(KeyError, match="no bundled spec 'lib/inception_common'"):
+        archspec.spec_path("lib/inception_common")
+    listed = archspec_cli("list", "inception_v*")
+    assert listed.returncode == 0
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == [
+        "specs/inception_v3.yaml",
+        "specs/inception_v3_tf.yaml",
+        "specs/inception_v4.yaml",
+    ]
+    missing = archspec_cli("list", "resnet*")
+    assert (missing.returncode, missing.stderr) == (1, "error: no bundled spec matches 'resnet*'\n")
