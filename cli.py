@@ -20,6 +20,7 @@ from archspec.errors import SpecError
 from archspec.library import list_specs, spec_path
 from archspec.linker import Linker, display_name
 from archspec.summary import table
+from backends import BACKENDS
 
 
 def _shape(text: str) -> tuple[int, int, int]:
@@ -145,16 +146,12 @@ def cmd_compile(args: argparse.Namespace) -> int:
     spec = _load(args.spec)
     if spec is None:
         return 1
-    if args.backend == "torch":
-        from backends.torch.codegen import generate
-    else:
-        from backends.tensorflow.codegen import generate
-    from backends.blocks import CodegenError
+    from backends import BackendError, backend
 
     try:
-        source = generate(spec)
-    except CodegenError as exc:
-        print(f"{spec.steps[0].pos if spec.steps else spec.source}: error: {exc}", file=sys.stderr)
+        source = backend(args.backend).generate(spec)
+    except BackendError as exc:
+        print(f"{exc.pos or spec.source}: error: {exc}", file=sys.stderr)
         return 1
     partial = target.with_name(f".{target.name}.partial")
     try:
@@ -292,18 +289,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     except _run_errors() as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    from backends import backend
     from backends.runs import Options
 
-    if args.backend == "tf":
-        from backends.tensorflow.train import train
-    else:
-        from backends.torch.train import train
     options = Options(
         out=out, resume=args.resume, overwrite=args.overwrite, workers=args.workers, compile=args.compile,
         amp=args.amp, checkpoint_every=args.checkpoint_every,
     )  # fmt: skip
     try:
-        outcome = train(spec, run, options)
+        outcome = backend(args.backend).train(spec, run, options)
     except _run_errors() as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -344,14 +338,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     try:
-        if args.backend == "tf":
-            from backends.tensorflow.evaluate import evaluate_weights as evaluate_keras
+        from backends import backend
 
-            result = evaluate_keras(spec, members, images, args.crops)
-        else:
-            from backends.torch.evaluate import evaluate_weights
-
-            result = evaluate_weights(spec, members, images, args.crops, args.workers)
+        result = backend(args.backend).evaluate(spec, members, images, args.crops, args.workers)
     except ValueError as exc:  # weights that do not fit the spec
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -406,7 +395,7 @@ def parser() -> argparse.ArgumentParser:
 
     build = commands.add_parser("compile", help="write a standalone PyTorch or Keras model file")
     build.add_argument("spec", metavar="SPEC")
-    build.add_argument("--backend", choices=("torch", "tf"), required=True)
+    build.add_argument("--backend", choices=tuple(BACKENDS), required=True)
     build.add_argument("-o", "--output", metavar="FILE.py", required=True)
     build.add_argument("--force", action="store_true", help="replace FILE.py if it exists")
     build.set_defaults(run=cmd_compile)
@@ -422,7 +411,7 @@ def parser() -> argparse.ArgumentParser:
     fit = commands.add_parser("train", help="train a spec with the paper's recipe on an image folder or digits")
     fit.add_argument("spec", metavar="SPEC")
     fit.add_argument("--data", required=True, metavar="PATH|digits", help="ImageFolder root (train/, val/) or digits")
-    fit.add_argument("--backend", choices=("torch", "tf"), default="torch")
+    fit.add_argument("--backend", choices=tuple(BACKENDS), default="torch")
     fit.add_argument("--epochs", type=_positive, help="epochs to train in all (default 15)")
     fit.add_argument("--batch-size", type=_positive, help="images per step and process (default 32)")
     fit.add_argument("--input", type=_size, metavar="HxW", help="input height and width instead of the spec's")
@@ -448,7 +437,7 @@ def parser() -> argparse.ArgumentParser:
     score.add_argument("--weights", required=True, metavar="FILE", help="safetensors file, checkpoint or run dir")
     score.add_argument("--data", required=True, metavar="PATH|digits", help="ImageFolder (its val/) or digits")
     score.add_argument("--crops", type=int, choices=(1, 12, 144), default=1, help="1, 12 or 144 crops per image")
-    score.add_argument("--backend", choices=("torch", "tf"), default="torch")
+    score.add_argument("--backend", choices=tuple(BACKENDS), default="torch")
     score.add_argument("--ensemble", nargs="+", default=[], metavar="FILE", help="more weights; softmax averaged")
     score.add_argument("--input", type=_size, metavar="HxW", help="input height and width instead of the spec's")
     score.add_argument("--limit", type=_positive, metavar="N", help="at most N images (as train --limit)")

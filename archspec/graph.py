@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, TypeAlias
 
 import networkx as nx
 
 from archspec.expand import Expansion
-from archspec.ir import Node
+from archspec.ir import Node, Step
 
 if TYPE_CHECKING:
     Graph: TypeAlias = nx.DiGraph[str]
@@ -22,13 +23,31 @@ else:
 
 
 def build(expansion: Expansion) -> Graph:
-    graph: Graph = nx.DiGraph(name=expansion.name, outputs=expansion.outputs, steps=expansion.steps)
+    graph: Graph = nx.DiGraph(name=expansion.name, outputs=expansion.outputs)
     for node in expansion.nodes:
         graph.add_node(node.name, node=node)
     for node in expansion.nodes:
         for source in node.inputs:
             graph.add_edge(source, node.name)
+    graph.graph["steps"] = _with_contents(tuple(expansion.steps), graph)
     return graph
+
+
+def _with_contents(steps: tuple[Step, ...], graph: Graph) -> tuple[Step, ...]:
+    """The steps, each with its kind, its nodes (inputs first, as `ordered` gives them) and the
+    outside nodes they read: the one place where nodes are grouped by step and a step is told to
+    be a block or not."""
+    owned: dict[str, list[Node]] = {}
+    for n in ordered(graph):
+        owned.setdefault(n.block, []).append(n)
+    found = []
+    for step in steps:
+        nodes = owned.get(step.name, [])
+        inside = {n.name for n in nodes}
+        inputs = tuple(dict.fromkeys(i for n in nodes for i in n.inputs if i not in inside))
+        kind = "block" if step.name not in inside else ("branches" if step.type == "branches" else "op")
+        found.append(replace(step, kind=kind, nodes=tuple(n.name for n in nodes), inputs=inputs))
+    return tuple(found)
 
 
 def node(graph: Graph, name: str) -> Node:

@@ -33,9 +33,16 @@ class Node:
 
 @dataclass(frozen=True)
 class Step:
-    """A top-level step of the network: the stem, a block instance, a reduction, the head."""
+    """A top-level step of the network: the stem, a block instance, a reduction, the head.
+
+    `kind` is "block" for a block instance (its nodes are named `step/...`), "branches" for a
+    top-level branches step, "op" for a top-level op (its one node is the step). `nodes` are the
+    names of the nodes it owns, in the order written; `inputs` the nodes outside it that they read."""
 
     name: str
     type: str
     output: str
     pos: Pos
+    kind: str = "block"
+    nodes: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()

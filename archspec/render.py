@@ -155,7 +155,7 @@ def _op_box(node: Node) -> dict[str, str]:
 def is_block_instance(spec: Spec, step: Step) -> bool:
     """A block instance owns nodes named `instance/...`; a top-level op or branches step is
     itself a node of the graph."""
-    return step.name not in spec.graph
+    return step.kind == "block"
 
 
 def block_types(spec: Spec) -> list[str]:
@@ -265,7 +265,7 @@ def _scope(step: Step, node: Node) -> str:
 def _signature(spec: Spec, step: Step) -> list[tuple[str, str]]:
     """What the block view of one instance shows, to tell instances that would draw differently."""
     prefix = step.name + "/"
-    return [(n.name.removeprefix(prefix), op_label(n)) for n in spec.nodes if n.block == step.name]
+    return [(name.removeprefix(prefix), op_label(spec.node(name))) for name in step.nodes]
 
 
 def _block_title(spec: Spec, step: Step) -> str:
@@ -290,9 +290,8 @@ def _few(names: Sequence[str], limit: int = 4) -> str:
 def block_dot(spec: Spec, name: str, rankdir: str = "TB") -> str:
     """One block instance op by op, its input at the top and its output at the bottom."""
     step = find_step(spec, name)
-    nodes = [n for n in spec.nodes if n.block == step.name]
-    inside = {n.name for n in nodes}
-    sources = list(dict.fromkeys(s for n in nodes for s in n.inputs if s not in inside))
+    nodes = [spec.node(name) for name in step.nodes]
+    sources = list(step.inputs)
     external = {source: f"{INPUT_ID}{index}" for index, source in enumerate(sources)}
 
     body: list[str] = []

@@ -1,4 +1,66 @@
-"""Lowerings from the archspec IR to deep-learning frameworks, one subpackage per framework.
+"""Lowerings from the archspec IR to deep-learning frameworks, one subpackage per framework,
+chosen by name through one interface (`backend("torch")`, `backend("tf")`).
 
-Importing `backends` imports no framework; `backends.torch` and `backends.tensorflow` do.
+Importing `backends` imports no framework; using a backend imports its framework.
 """
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import numpy as np
+
+    from archspec.errors import Pos
+    from archspec.spec import Spec
+    from backends.data import ImageSet
+    from backends.recipe import Run
+    from backends.runs import Options, Outcome
+
+
+class BackendError(ValueError):
+    """A spec the front end accepted but a backend cannot serve, with the spec position it
+    concerns where there is one, so that the command line reports it at its line."""
+
+    def __init__(self, message: str, pos: Pos | None = None) -> None:
+        super().__init__(message)
+        self.pos = pos
+
+
+@dataclass(frozen=True)
+class Backend:
+    """What the command line asks of a framework. Each call imports the framework's module
+    it needs, so choosing a backend costs nothing until it is used."""
+
+    name: str
+    package: str
+
+    def generate(self, spec: Spec) -> str:
+        """The standalone source file of the spec's model."""
+        source: str = import_module(f"{self.package}.codegen").generate(spec)
+        return source
+
+    def train(self, spec: Spec, run: Run, options: Options) -> Outcome:
+        """`archspec train`: the paper's recipe, from scratch or resumed, into `options.out`."""
+        outcome: Outcome = import_module(f"{self.package}.train").train(spec, run, options)
+        return outcome
+
+    def evaluate(
+        self, spec: Spec, members: Sequence[dict[str, np.ndarray]], images: ImageSet, crops: int, workers: int
+    ) -> dict[str, float]:
+        """`archspec eval`: top-1 and top-5 error of neutral weights, or of an ensemble of them."""
+        result: dict[str, float] = import_module(f"{self.package}.evaluate").evaluate_weights(
+            spec, members, images, crops, workers
+        )
+        return result
+
+
+BACKENDS = {"torch": Backend("torch", "backends.torch"), "tf": Backend("tf", "backends.tensorflow")}
+
+
+def backend(name: str) -> Backend:
+    return BACKENDS[name]

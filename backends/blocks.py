@@ -17,13 +17,14 @@ from typing import Any
 from archspec.ir import Node, Step
 from archspec.ops import BatchNorm, OpGroup
 from archspec.spec import Spec
+from backends import BackendError
 from backends.naming import Constants, Namespace, names_tuple, pascal_case
 
 INPUT = "input"  # the relative name of a block's input inside its class
 MIN_LOOP = 3  # repeats of at least this many instances are written as loops
 
 
-class CodegenError(ValueError):
+class CodegenError(BackendError):
     """A spec that the code generator cannot express (the live model still can)."""
 
 
@@ -73,9 +74,7 @@ class Plan:
 
 
 def plan(spec: Spec) -> Plan:
-    members: dict[str, list[Node]] = {}
-    for node in spec.nodes:
-        members.setdefault(node.block, []).append(node)
+    members = {step.name: [spec.node(name) for name in step.nodes] for step in spec.steps}
     producer = {node.name: step.name for step in spec.steps for node in members[step.name]}
     producer["input"] = "input"
     grouped: dict[tuple[str, tuple[Any, ...]], list[Step]] = {}
@@ -86,7 +85,8 @@ def plan(spec: Spec) -> Plan:
         if len(outside) != 1 or next(iter(outside)) not in ("input", *(s.output for s in spec.steps)):
             raise CodegenError(
                 f"step '{step.name}' reads {sorted(outside)}; generated code supports steps that read "
-                "one earlier step's output"
+                "one earlier step's output",
+                step.pos,
             )
         sources[step.name] = producer[next(iter(outside))]
         grouped.setdefault((step.type, _signature(step, nodes)), []).append(step)
@@ -168,7 +168,7 @@ def _block_input(step: Step, nodes: list[Node]) -> str:
         for source in node.inputs:
             if _relative(step, source) == INPUT:
                 return source
-    raise CodegenError(f"step '{step.name}' has no input")
+    raise CodegenError(f"step '{step.name}' has no input", step.pos)
 
 
 def _width(node: Node, attrs: dict[str, Value], inputs: list[Value | None]) -> Value | None:

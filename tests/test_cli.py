@@ -122,3 +122,19 @@ def test_list_takes_a_pattern_of_names() -> None:
     ]
     missing = archspec_cli("list", "resnet*")
     assert (missing.returncode, missing.stderr) == (1, "error: no bundled spec matches 'resnet*'\n")
+
+
+@pytest.mark.parametrize("backend", ["torch", "tf"])
+def test_compile_reports_what_generated_code_cannot_express_at_its_line(tmp_path: Path, backend: str) -> None:
+    pytest.importorskip("torch" if backend == "torch" else "keras")
+    text = (
+        "archspec: 1\ninput: {shape: [8, 8, 3]}\nnetwork:\n"
+        "  - {op: conv, name: a, kernel: 1, filters: 4}\n  - {op: conv, name: b, kernel: 1, filters: 4}\n"
+        "  - {op: concat, name: c, inputs: [a, b]}\n  - {op: global_avgpool}\n  - {op: dense, units: 2}\n"
+    )
+    (tmp_path / "two.yaml").write_text(text)
+    result = archspec_cli("compile", "two.yaml", "--backend", backend, "-o", "out.py", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "two.yaml:6:5: error: step 'c' reads ['a', 'b']; generated code supports" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out.py").exists()

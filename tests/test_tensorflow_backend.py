@@ -16,7 +16,7 @@ import pytest
 from library import NETWORKS, load_generated
 
 import archspec
-from archspec.ir import Node, Step
+from archspec.ir import Node
 from archspec.spec import Spec
 from backends import weights as neutral
 
@@ -314,7 +314,17 @@ def _hostile(spec: Spec) -> Spec:
         return name if name == "input" else "/".join(part + EVIL for part in name.split("/"))
 
     graph = type(spec.graph)()
-    steps = tuple(Step(rename(s.name), s.type + EVIL, rename(s.output), s.pos) for s in spec.steps)
+    steps = tuple(
+        dataclasses.replace(
+            s,
+            name=rename(s.name),
+            type=s.type + EVIL,
+            output=rename(s.output),
+            nodes=tuple(map(rename, s.nodes)),
+            inputs=tuple(map(rename, s.inputs)),
+        )
+        for s in spec.steps
+    )
     graph.graph.update(spec.graph.graph, steps=steps, outputs=tuple(map(rename, spec.outputs)))
     for node in spec.nodes:
         renamed: Node = dataclasses.replace(

@@ -211,7 +211,9 @@ def _step_of_output(spec: Spec, node: str) -> str:
     for step in spec.steps:
         if step.output == node:
             return step.name
-    raise blocks.CodegenError(f"output '{node}' is not the output of a step; generated code returns step outputs")
+    raise blocks.CodegenError(
+        f"output '{node}' is not the output of a step; generated code returns step outputs", spec.node(node).pos
+    )
 
 
 def _kept(spec: Spec, plan: blocks.Plan) -> set[str]:

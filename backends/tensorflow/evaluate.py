@@ -50,9 +50,10 @@ def evaluate(
 
 
 def evaluate_weights(
-    spec: Spec, members: Sequence[dict[str, np.ndarray]], images: data.ImageSet, crops: int = 1
+    spec: Spec, members: Sequence[dict[str, np.ndarray]], images: data.ImageSet, crops: int = 1, workers: int = 0
 ) -> dict[str, float]:
-    """`archspec eval --backend tf`: top-1 and top-5 error of neutral weights or an ensemble."""
+    """`archspec eval --backend tf`: top-1 and top-5 error of neutral weights or an ensemble.
+    `workers` is the torch backend's data-loading processes; Keras reads the arrays in memory."""
     predictors = []
     for weights in members:
         model = btf.build(spec)

@@ -329,12 +329,15 @@ def _split(spec: Spec, runs: list[Run]) -> tuple[list[Run], list[Run]]:
     """Runs before the first one whose output is a vector, and the rest (the head). The generated
     model is a chain of steps; a spec with several outputs cannot be written this way."""
     if len(spec.outputs) != 1:
-        raise blocks.CodegenError(f"'{spec.name}' has {len(spec.outputs)} outputs; generated code supports one")
+        raise blocks.CodegenError(
+            f"'{spec.name}' has {len(spec.outputs)} outputs; generated code supports one",
+            spec.node(spec.outputs[1]).pos,
+        )
     for index, run in enumerate(runs):
         last_step = run[-1][0]
         previous = runs[index - 1][-1][0].name if index else "input"
         if run[0][2] != previous:
-            raise blocks.CodegenError(f"step '{run[0][0].name}' does not read the step before it")
+            raise blocks.CodegenError(f"step '{run[0][0].name}' does not read the step before it", run[0][0].pos)
         if len(spec.shapes[last_step.output]) == 1:
             return runs[:index], runs[index:]
     return runs, []

@@ -136,19 +136,15 @@ class Network(nn.Module):
         # Attribute names in the order codegen asks for them: steps, then each block's modules.
         self._names = Scopes(reserved_attributes())
         lowering = Lowering(self)
-        members: dict[str, list[Node]] = {}
-        for node in spec.nodes[1:]:
-            members.setdefault(node.block, []).append(node)
         block_of = {node.name: node.block for node in spec.nodes}
         read_elsewhere = {name for node in spec.nodes for name in node.inputs if block_of[name] != node.block}
         block_types: dict[str, type[Block]] = {}
         calls = []
         for step in spec.steps:
-            nodes = members[step.name]
-            inside = {node.name for node in nodes}
-            arguments = list(dict.fromkeys(i for node in nodes for i in node.inputs if i not in inside))
+            nodes = [spec.node(name) for name in step.nodes]
+            arguments = list(step.inputs)
             results = [n.name for n in nodes if n.name in spec.outputs or n.name in read_elsewhere]
-            if len(nodes) == 1 and nodes[0].name == step.name:  # a top-level op outside any block
+            if step.kind == "op":  # a top-level op outside any block
                 calls.append(Call(step.name, lowering.lower(nodes[0]), arguments, results))
                 continue
             if step.type not in block_types:
