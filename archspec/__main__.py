@@ -4,6 +4,6 @@ that need them, never here."""
 
 import sys
 
-from cli import main
+from archspec.cli import main
 
 sys.exit(main())

@@ -4,4 +4,4 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # cli.py lives at the top of the repository
+sys.path.insert(0, str(ROOT))  # benchmarks/ lives at the top of the repository

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def archspec_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], cwd=cwd, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "archspec", *args], cwd=cwd, capture_output=True, text=True)
 
 
 def test_check_all_bundled_specs() -> None:
@@ -81,7 +81,7 @@ class Refuse:
         return None
 sys.meta_path.insert(0, Refuse())
 sys.path.insert(0, {root!r})
-import cli
+from archspec import cli
 code = cli.main(["check", "-q", *{specs!r}])
 print("exit", code)
 """

@@ -1,6 +1,6 @@
 """Malformed specs through the real CLI: exit status 1, no traceback, every error located.
 
-Each test writes a small spec, runs `cli.py check` on it in a subprocess and compares the
+Each test writes a small spec, runs `archspec check` on it in a subprocess and compares the
 `FILE:LINE:COL: error:` lines of stderr with the position of the offending text in the spec.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CLI = ROOT / "cli.py"
+CLI = ("-m", "archspec")
 ERRATA = "specs/errata/inception_resnet_v2_as_printed.yaml"
 
 _DIAGNOSTIC = re.compile(r"(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): error: (?P<message>.+)")
@@ -53,7 +53,7 @@ def check(spec: Path | str, cwd: Path) -> Result:
     """`archspec check SPEC`; asserts the failure contract and parses every diagnostic."""
     started = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, str(CLI), "check", str(spec)], cwd=cwd, capture_output=True, text=True, timeout=60
+        [sys.executable, *CLI, "check", str(spec)], cwd=cwd, capture_output=True, text=True, timeout=60
     )
     elapsed = time.monotonic() - started
     assert proc.returncode == 1, f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
@@ -374,7 +374,7 @@ def test_network_parameters_may_be_computed_from_earlier_ones(tmp_path: Path) ->
         tmp_path / "ok.yaml",
         HEADER + 'params: {w: 4, w2: "${w * 2}"}\nnetwork:\n  - {op: conv, kernel: 1, filters: $w2}\n',
     )
-    proc = subprocess.run([sys.executable, str(CLI), "check", str(spec)], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, *CLI, "check", str(spec)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "32x32x3 -> 32x32x8, " in proc.stdout
 

@@ -314,7 +314,7 @@ def test_rankdir_and_bad_arguments() -> None:
 
 def archspec_cli(*args: str, path: str | None = None) -> subprocess.CompletedProcess[bytes]:
     env = None if path is None else {"PATH": path}
-    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], cwd=ROOT, capture_output=True, env=env)
+    return subprocess.run([sys.executable, "-m", "archspec", *args], cwd=ROOT, capture_output=True, env=env)
 
 
 @needs_dot

@@ -397,9 +397,7 @@ def test_keras_mapping_names_the_first_tensor_that_does_not_fit() -> None:
 
 
 def archspec_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "cli.py"), *map(str, args)], cwd=ROOT, capture_output=True, text=True
-    )
+    return subprocess.run([sys.executable, "-m", "archspec", *map(str, args)], cwd=ROOT, capture_output=True, text=True)
 
 
 def _random_weights(spec: Spec) -> dict[str, np.ndarray]:

@@ -21,7 +21,7 @@ EXAMPLE = "specs/examples/inception_resnet_v2_tiny.yaml"
 
 
 def archspec_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, str(ROOT / "cli.py"), *args]
+    command = [sys.executable, "-m", "archspec", *args]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 

@@ -23,7 +23,7 @@ pytest.importorskip("tqdm")
 pytest.importorskip("matplotlib")
 pytest.importorskip("tensorboard")
 
-import cli  # noqa: E402
+from archspec import cli  # noqa: E402
 from backends import checkpoint as ckpt  # noqa: E402
 from backends.recipe import Recipe  # noqa: E402
 from backends.training_log import TIMING, read_csv  # noqa: E402
@@ -36,9 +36,7 @@ HINT = "(give an ImageFolder root or 'digits')"
 
 
 def archspec_cli(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "cli.py"), *args], cwd=ROOT, capture_output=True, text=True, **kwargs
-    )
+    return subprocess.run([sys.executable, "-m", "archspec", *args], cwd=ROOT, capture_output=True, text=True, **kwargs)
 
 
 def state_of(run_dir: Path) -> dict[str, Any]:
@@ -74,7 +72,7 @@ def test_a_short_run_learns_and_logs(finished: Path) -> None:
 
 def test_sigterm_then_resume_ends_exactly_as_an_uninterrupted_run(finished: Path, tmp_path: Path) -> None:
     out = tmp_path / "interrupted"
-    command = [sys.executable, str(ROOT / "cli.py"), "train", EXAMPLE, *SHORT, "--out", str(out)]
+    command = [sys.executable, "-m", "archspec", "train", EXAMPLE, *SHORT, "--out", str(out)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     while not (out / "checkpoint" / "state.json").exists():  # the first checkpoint, at step 5

@@ -459,7 +459,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         code = 0
     return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())
