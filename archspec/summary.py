@@ -11,18 +11,13 @@ if TYPE_CHECKING:
 
 
 def summarize(spec: Spec) -> dict[str, Any]:
-    per_block: dict[str, list[int]] = {}
-    for n in spec.nodes:
-        totals = per_block.setdefault(n.block, [0, 0])
-        totals[0] += spec.costs[n.name].params
-        totals[1] += spec.costs[n.name].macs
     blocks = [
         {
             "name": step.name,
             "type": step.type,
             "output_shape": list(spec.shapes[step.output]),
-            "params": per_block[step.name][0],
-            "macs": per_block[step.name][1],
+            "params": sum(spec.costs[name].params for name in step.nodes),
+            "macs": sum(spec.costs[name].macs for name in step.nodes),
         }
         for step in spec.steps
     ]
