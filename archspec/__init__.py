@@ -7,8 +7,8 @@
 The front end never imports a deep-learning framework; the backends live in `backends/`.
 """
 
+from archspec.bundled import list_specs, spec_path
 from archspec.errors import Diagnostic, Pos, SpecError
-from archspec.library import list_specs, spec_path
 from archspec.spec import Spec, load
 
 __all__ = ["Diagnostic", "Pos", "Spec", "SpecError", "list_specs", "load", "spec_path"]

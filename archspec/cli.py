@@ -16,8 +16,8 @@ from typing import Any
 
 import archspec
 from archspec import render
+from archspec.bundled import list_specs, spec_path
 from archspec.errors import SpecError
-from archspec.library import list_specs, spec_path
 from archspec.linker import Linker, display_name
 from archspec.summary import table
 from backends import BACKENDS

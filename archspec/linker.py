@@ -13,8 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from archspec import schema
+from archspec.bundled import BUNDLED
 from archspec.errors import Collector, Pos, SpecError
-from archspec.library import BUNDLED
 from archspec.loader import Map, load_file, load_text
 
 BUNDLED_PREFIX = "archspec:"

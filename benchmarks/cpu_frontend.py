@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from archspec.library import list_specs, spec_path  # noqa: E402
+from archspec.bundled import list_specs, spec_path  # noqa: E402
 
 REFERENCE_MODELS = ("inception_v3", "inception_v4", "inception_resnet_v2")
 

@@ -12,13 +12,13 @@ import importlib
 import sys
 from types import ModuleType
 
-import torch
+from torch import library as op_schemas
 
 _SCHEMAS = (
     "nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
     "qnms(Tensor qdets, Tensor scores, float iou_threshold) -> Tensor",
 )
-_declared: list[torch.library.Library] = []  # kept alive: a dropped Library takes its schemas with it
+_declared: list[op_schemas.Library] = []  # kept alive: a dropped Library takes its schemas with it
 
 
 def import_timm() -> ModuleType:
@@ -29,8 +29,8 @@ def import_timm() -> ModuleType:
             raise
     for name in [name for name in sys.modules if name.split(".")[0] in ("torchvision", "timm")]:
         del sys.modules[name]  # the half-imported modules of the failed attempt
-    library = torch.library.Library("torchvision", "DEF")
+    declared = op_schemas.Library("torchvision", "DEF")
     for schema in _SCHEMAS:
-        library.define(schema)
-    _declared.append(library)
+        declared.define(schema)
+    _declared.append(declared)
     return importlib.import_module("timm")

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 import archspec  # noqa: E402
-from archspec.library import list_specs, spec_path  # noqa: E402
+from archspec.bundled import list_specs, spec_path  # noqa: E402
 from backends import torch as archspec_torch  # noqa: E402
 
 

@@ -9,8 +9,8 @@ from types import ModuleType
 from typing import Any
 
 import archspec
+from archspec.bundled import list_specs, spec_path
 from archspec.errors import SpecError
-from archspec.library import list_specs, spec_path
 from archspec.summary import table
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -1,6 +1,6 @@
-"""The bundled library of specs, by name, as timm's `list_models` lists its models.
+"""The bundled specs, by name, as timm's `list_models` lists its models.
 
-A spec's name is its path under the library without `.yaml`: `inception_v4`,
+A spec's name is its path under `specs/` without `.yaml`: `inception_v4`,
 `examples/inception_v4_small`, `errata/inception_resnet_v2_as_printed`. Block libraries
 (`lib/`) are for including, not networks, and are not listed."""
 
