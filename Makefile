@@ -52,15 +52,15 @@ run: $(STAMP) graphviz
 	done
 	@for spec in $(NETWORKS); do \
 		name=$$(basename $$spec .yaml); \
-		$(BIN)/archspec render $$spec -o out/$$name.blocks.dot || exit 1; \
+		$(BIN)/archspec render $$spec --force -o out/$$name.blocks.dot || exit 1; \
 		if ! command -v dot >/dev/null 2>&1; then \
 			echo "warning: no Graphviz; wrote out/$$name.blocks.dot only"; continue; \
 		fi; \
-		$(BIN)/archspec render $$spec -o out/$$name.blocks.svg && \
-		$(BIN)/archspec render $$spec -o out/$$name.blocks.png && \
-		$(BIN)/archspec render $$spec --level layers -o out/$$name.layers.svg || exit 1; \
+		$(BIN)/archspec render $$spec --force -o out/$$name.blocks.svg && \
+		$(BIN)/archspec render $$spec --force -o out/$$name.blocks.png && \
+		$(BIN)/archspec render $$spec --force --level layers -o out/$$name.layers.svg || exit 1; \
 		for block in $$($(BIN)/archspec render $$spec --list-blocks); do \
-			$(BIN)/archspec render $$spec --block $$block -o out/$$name.block.$$block.svg || exit 1; \
+			$(BIN)/archspec render $$spec --force --block $$block -o out/$$name.block.$$block.svg || exit 1; \
 		done; \
 		echo "wrote out/$$name.blocks.{dot,svg,png}, out/$$name.layers.svg and out/$$name.block.*.svg"; \
 	done

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,43 @@ def _load(path: str, input_shape: tuple[int, int, int] | None = None) -> archspe
     except SpecError as exc:
         print(exc, file=sys.stderr)
         return None
+
+
+def _refusal(output: str, force: bool, inputs: Sequence[Path]) -> str | None:
+    """Why a command must not write `output`, or None. An existing file is replaced only with
+    --force (a generated file is meant to be edited, and edits must not be lost silently), and
+    never when it is one of the command's own inputs, --force or not."""
+    target = Path(output)
+    if target.is_dir():
+        return f"{output} is a directory; name a file to write"
+    if not target.exists():
+        return None
+    if not target.is_file():  # a device, a FIFO: replacing it (as root, /dev/null) would be a disaster
+        return f"{output} is not a regular file; name a file to write"
+    for source in inputs:
+        try:
+            if os.path.samefile(target, source):
+                return f"{output} is an input of this command ({display_name(source)}); choose another file"
+        except OSError:
+            continue
+    return None if force else f"{output} exists; pass --force to replace it"
+
+
+def _write_atomic(
+    output: str, write: Callable[[Path], object], errors: tuple[type[Exception], ...] = (OSError,)
+) -> str | None:
+    """Write through a partial file beside `output`, then rename it into place, so that a reader
+    never sees half a file; on failure (one of `errors`) the partial file is removed. The error,
+    or None."""
+    target = Path(output)
+    partial = target.with_name(f".partial.{target.name}")  # keeps the suffix Keras insists on
+    try:
+        write(partial)
+        partial.replace(target)
+    except errors as exc:
+        partial.unlink(missing_ok=True)
+        return f"cannot write {output}: {getattr(exc, 'strerror', None) or _brief(exc)}"
+    return None
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -119,32 +157,33 @@ def cmd_render(args: argparse.Namespace) -> int:
     except render.UnknownBlock as exc:
         print(f"error: {spec.source}: {exc}", file=sys.stderr)
         return 2
+    refused = None if args.output == "-" else _refusal(args.output, args.force, spec.files)
+    if refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return 1
     try:
         data = render.to_image(text, fmt_name)
-        if args.output == "-":
-            sys.stdout.buffer.write(data)
-        else:
-            Path(args.output).write_bytes(data)
     except render.RenderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except BrokenPipeError:  # standard output closed early: main() deals with it
-        raise
-    except OSError as exc:
-        print(f"error: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    return 0
+    if args.output == "-":
+        sys.stdout.buffer.write(data)
+        return 0
+    failed = _write_atomic(args.output, lambda path: path.write_bytes(data))
+    if failed:
+        print(f"error: {failed}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
     """Write a standalone model file. An existing file is never replaced unless --force is given:
     a generated file is meant to be edited, and those edits must not be lost silently."""
-    target = Path(args.output)
-    if target.exists() and not args.force:
-        print(f"error: {args.output} exists; pass --force to replace it", file=sys.stderr)
-        return 1
     spec = _load(args.spec)
     if spec is None:
+        return 1
+    refused = _refusal(args.output, args.force, spec.files)
+    if refused:
+        print(f"error: {refused}", file=sys.stderr)
         return 1
     from backends import BackendError, backend
 
@@ -153,12 +192,9 @@ def cmd_compile(args: argparse.Namespace) -> int:
     except BackendError as exc:
         print(f"{exc.pos or spec.source}: error: {exc}", file=sys.stderr)
         return 1
-    partial = target.with_name(f".{target.name}.partial")
-    try:
-        partial.write_text(source, encoding="utf-8")
-        partial.replace(target)  # atomic: a reader never sees half a file
-    except OSError as exc:
-        print(f"error: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+    failed = _write_atomic(args.output, lambda path: path.write_text(source, encoding="utf-8"))
+    if failed:
+        print(f"error: {failed}", file=sys.stderr)
         return 1
     print(f"wrote {args.output} ({len(source.splitlines())} lines, {args.backend})")
     return 0
@@ -182,15 +218,15 @@ def cmd_convert(args: argparse.Namespace) -> int:
     except convert.UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    target = Path(output)
-    if target.exists() and not args.force:
-        print(f"error: {output} exists; pass --force to replace it", file=sys.stderr)
-        return 1
-    if not Path(source).is_file():
-        print(f"error: {source}: no such file", file=sys.stderr)
-        return 1
     spec = _load(args.spec)
     if spec is None:
+        return 1
+    if not Path(source).is_file():
+        print(f"error: {source}: {'not a regular file' if Path(source).exists() else 'no such file'}", file=sys.stderr)
+        return 1
+    refused = _refusal(output, args.force, (*spec.files, Path(source)))
+    if refused:
+        print(f"error: {refused}", file=sys.stderr)
         return 1
     from safetensors import SafetensorError
 
@@ -199,13 +235,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
     except (OSError, ValueError, RuntimeError, SafetensorError) as exc:  # a file that is not what it says
         print(f"error: cannot read {source} as {source_format} weights of {spec.name}: {_brief(exc)}", file=sys.stderr)
         return 1
-    partial = target.with_name(f".partial.{target.name}")  # keeps the suffix Keras insists on
-    try:
-        convert.write(target_format, weights, partial, spec)
-        partial.replace(target)  # atomic: a reader never sees half a file
-    except (OSError, SafetensorError) as exc:
-        partial.unlink(missing_ok=True)
-        print(f"error: cannot write {output}: {getattr(exc, 'strerror', None) or _brief(exc)}", file=sys.stderr)
+    failed = _write_atomic(
+        output, lambda path: convert.write(target_format, weights, path, spec), (OSError, SafetensorError)
+    )
+    if failed:
+        print(f"error: {failed}", file=sys.stderr)
         return 1
     print(f"wrote {output} ({len(weights)} arrays, {source_format} -> {target_format})")
     return 0
@@ -260,7 +294,16 @@ def _count(text: str) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a spec with the paper's recipe. Exit 0 when done, 1 for spec, data, checkpoint or
-    output-directory errors, 128 + N when stopped by signal N (a checkpoint was written first)."""
+    output-directory errors, 128 + N when stopped by signal N (a checkpoint was written first).
+    SIGINT and SIGTERM are caught from here on: one that comes while the run starts up stops it
+    cleanly after its first step, instead of killing it."""
+    from backends.runs import StopSignals
+
+    with StopSignals():
+        return _train(args)
+
+
+def _train(args: argparse.Namespace) -> int:
     from backends import checkpoint
     from backends.recipe import settle
 
@@ -390,6 +433,7 @@ def parser() -> argparse.ArgumentParser:
     view.add_argument("--block", metavar="NAME", help="one block: a block type (inception_b) or a step (mixed_6b)")
     draw.add_argument("--format", choices=render.FORMATS, help="default: the output file's extension")
     draw.add_argument("--rankdir", choices=render.RANKDIRS, default="TB", help="top to bottom or left to right")
+    draw.add_argument("--force", action="store_true", help="replace FILE if it exists (never the spec itself)")
     draw.add_argument("--list-blocks", action="store_true", help="print the spec's block types, one a line")
     draw.set_defaults(run=cmd_render)
 
@@ -458,4 +502,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stderr.close()
         code = 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        code = 130
+    except Exception as exc:  # a bug: every error a user can cause has its own message above
+        if os.environ.get("ARCHSPEC_TRACEBACK"):
+            raise
+        print(
+            f"error: internal error ({type(exc).__name__}: {_brief(exc)}); this is a bug in archspec, please "
+            "report it with the command and spec (ARCHSPEC_TRACEBACK=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        code = 1
     return code

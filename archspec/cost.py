@@ -10,8 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from archspec.errors import Collector
+from archspec.graph import Graph, node
 from archspec.ir import Node
-from archspec.shapes import Shape
+from archspec.limits import MAX_ACTIVATION_ELEMENTS, MAX_PARAMS
+from archspec.shapes import Shape, elements
 
 BYTES_PER_ELEMENT = 4  # activation memory is given for float32, batch 1
 
@@ -21,13 +24,6 @@ class Cost:
     params: int
     macs: int
     activation_bytes: int
-
-
-def _size(shape: Shape) -> int:
-    total = 1
-    for dim in shape:
-        total *= dim
-    return total
 
 
 def _conv(n: Node, inputs: list[Shape], out: Shape) -> tuple[int, int]:
@@ -69,4 +65,22 @@ RULES: dict[str, Callable[[Node, list[Shape], Shape], tuple[int, int]]] = {
 def node_cost(n: Node, shapes: dict[str, Shape]) -> Cost:
     out = shapes[n.name]
     params, macs = RULES[n.op](n, [shapes[s] for s in n.inputs], out)
-    return Cost(params, macs, _size(out) * BYTES_PER_ELEMENT)
+    return Cost(params, macs, elements(out) * BYTES_PER_ELEMENT)
+
+
+def check_totals(graph: Graph, costs: dict[str, Cost], errors: Collector) -> None:
+    """Errors for a network too large to build as a whole, though each tensor fits: one error per
+    budget, at the node that uses the most of it."""
+    budgets: dict[str, tuple[int, Callable[[Cost], int]]] = {
+        "parameters": (MAX_PARAMS, lambda c: c.params),
+        "activation elements per image": (MAX_ACTIVATION_ELEMENTS, lambda c: c.activation_bytes // BYTES_PER_ELEMENT),
+    }
+    for what, (limit, amount) in budgets.items():
+        total = sum(amount(c) for c in costs.values())
+        if total > limit:
+            largest = max(costs, key=lambda name: amount(costs[name]))
+            errors.error(
+                node(graph, largest).pos,
+                f"the network has {total:,} {what}; the limit is {limit:,}",
+                hint=f"the largest share is {amount(costs[largest]):,}, in '{largest}'",
+            )

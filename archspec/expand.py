@@ -18,9 +18,8 @@ from typing import Any
 from archspec import expr, ops
 from archspec.errors import Collector, Pos, did_you_mean
 from archspec.ir import Node, Step
+from archspec.limits import MAX_GRAPH_NODES
 from archspec.loader import Map
-
-MAX_NODES = 100_000
 
 
 @dataclass(frozen=True)
@@ -170,8 +169,8 @@ class _Expander:
         if local in scope.names:
             self.errors.error(pos, f"name '{scope.full(local)}' is used twice", hint="give the step its own 'name'")
             raise _Abandon
-        if len(self.pending) >= MAX_NODES:
-            self.errors.error(pos, f"network expands to more than {MAX_NODES} nodes")
+        if len(self.pending) >= MAX_GRAPH_NODES:
+            self.errors.error(pos, f"network expands to more than {MAX_GRAPH_NODES} nodes")
             raise _Abandon
         return scope.full(local)
 
@@ -299,6 +298,9 @@ class _Expander:
         value, pos = self._substitute(step["repeat"], step.at("repeat"), scope)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             self.errors.error(pos, f"'repeat' must be a positive integer, got {value!r}")
+            raise _Abandon
+        if value > MAX_GRAPH_NODES:  # refused before a single instance is expanded
+            self.errors.error(pos, f"'repeat' of {value} would expand to more than {MAX_GRAPH_NODES} nodes")
             raise _Abandon
         return value
 

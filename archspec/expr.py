@@ -2,7 +2,9 @@
 
 `$k` is the value of parameter k. `${2 * k + 32}` is an expression over parameters: numbers,
 names, + - * / // %, unary minus, parentheses and the functions int, round, min, max.
-Anything else is rejected before evaluation.
+Anything else is rejected before evaluation. Every operand and result is bounded (numbers of at
+most 10^15 in magnitude, finite floats, round() to at most 16 digits), so that no expression, and
+no chain of parameters each defined by the last, can cost more than microseconds.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from archspec.limits import MAX_EXPR_LENGTH, MAX_INT, MAX_INT_TEXT, MAX_ROUND_DIGITS, brief
 
 _NAME = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _EXPR = re.compile(r"\$\{(.*)\}", re.DOTALL)
@@ -26,7 +30,6 @@ _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Mod: operator.mod,
 }
 _FUNCTIONS: dict[str, Callable[..., Any]] = {"int": int, "round": round, "min": min, "max": max}
-MAX_EXPR_LENGTH = 200
 
 
 class ExprError(ValueError):
@@ -81,6 +84,12 @@ class _Evaluator:
         self.scope = scope
 
     def visit(self, node: ast.expr) -> Any:
+        value = self._value(node)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            _bounded(value)
+        return value
+
+    def _value(self, node: ast.expr) -> Any:
         if isinstance(node, ast.Constant) and type(node.value) in (int, float):
             return node.value
         if isinstance(node, ast.Name):
@@ -101,6 +110,12 @@ class _Evaluator:
             and not node.keywords
         ):
             args = [self._number(self.visit(arg)) for arg in node.args]
+            if (
+                node.func.id == "round"
+                and len(args) == 2
+                and not (isinstance(args[1], int) and abs(args[1]) <= MAX_ROUND_DIGITS)
+            ):
+                raise ExprError(f"round(): the number of digits must be a whole number in ±{MAX_ROUND_DIGITS}")
             try:
                 return _FUNCTIONS[node.func.id](*args)
             except TypeError as exc:
@@ -114,4 +129,15 @@ class _Evaluator:
     def _number(value: Any) -> int | float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ExprError(f"arithmetic needs numbers, got {value!r}")
-        return value
+        return _bounded(value)
+
+
+def _bounded(value: int | float) -> int | float:
+    """The value, if a spec may compute with it: an integer of at most MAX_INT in magnitude, or a
+    finite float. A parameter's value is checked again when it is used, so a huge one given
+    directly, or an infinity, cannot grow through a chain of parameters either."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ExprError("the result is not a finite number")
+    if isinstance(value, int) and not -MAX_INT <= value <= MAX_INT:
+        raise ExprError(f"the result, {brief(value)}, is too large (the limit is ±{MAX_INT_TEXT})")
+    return value

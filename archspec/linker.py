@@ -15,26 +15,46 @@ from pathlib import Path
 from archspec import schema
 from archspec.bundled import BUNDLED
 from archspec.errors import Collector, Pos, SpecError
-from archspec.loader import Map, load_file, load_text
+from archspec.limits import MAX_LINK_DEPTH, MAX_LINKED_BYTES, MAX_LINKED_FILES
+from archspec.loader import Map, check_path, decode, load_text, read_bounded
 
 BUNDLED_PREFIX = "archspec:"
+MAX_SHOWN = 120  # characters of a path shown in a message
 
 
 def display_name(path: Path) -> str:
-    """A short, stable file name for messages: relative to the working directory when possible."""
+    """A short, stable file name for messages: relative to the working directory when possible,
+    control characters escaped, and a very long path shortened in the middle."""
     try:
-        return str(path.relative_to(Path.cwd()))
+        text = str(path.relative_to(Path.cwd()))
     except ValueError:
-        return str(path)
+        text = str(path)
+    text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    return text if len(text) <= MAX_SHOWN else f"{text[:60]}...{text[-40:]} ({len(text)} characters)"
+
+
+def resolve(path: Path, where: Pos) -> Path:
+    """The absolute path, symlinks followed; SpecError for a path that cannot name a file or whose
+    symlinks loop."""
+    check_path(path, where)
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop, before Python 3.13
+        reason = getattr(exc, "strerror", None) or "its symbolic links form a loop"
+        raise SpecError.at(where, f"cannot read spec: {reason}") from None
 
 
 class Linker:
     def __init__(self, roots: list[Path]):
         self.roots = [root.resolve() for root in roots] + [BUNDLED]
         self.active: list[Path] = []  # files being resolved, to catch cycles
+        self.files: list[Path] = []  # each file read, once, in the order first read
+        self.opened = 0  # files read, each time one is included or extended
+        self.bytes = 0
 
     def link_file(self, path: Path) -> Map:
-        return self._resolve(path.resolve(), Pos(display_name(path), 1, 1))
+        where = Pos(display_name(path), 1, 1)
+        return self._resolve(resolve(path, where), where)
 
     def link_text(self, text: str, name: str, base_dir: Path) -> Map:
         tree = load_text(text, name)
@@ -47,10 +67,22 @@ class Linker:
         if path in self.active:
             chain = " -> ".join(display_name(p) for p in [*self.active[self.active.index(path) :], path])
             raise SpecError.at(named_at, f"include cycle: {chain}")
+        if len(self.active) >= MAX_LINK_DEPTH:
+            raise SpecError.at(named_at, f"include and extends are nested more than {MAX_LINK_DEPTH} files deep")
+        name = display_name(path)
+        data = read_bounded(path, name)
+        self.opened, self.bytes = self.opened + 1, self.bytes + len(data)
+        if path not in self.files:
+            self.files.append(path)
+        if self.opened > MAX_LINKED_FILES or self.bytes > MAX_LINKED_BYTES:
+            raise SpecError.at(
+                named_at,
+                f"linking this spec reads more than {MAX_LINKED_FILES} files or {MAX_LINKED_BYTES} bytes",
+                hint="each include and extends counts, so files that include each other many times multiply",
+            )
         self.active.append(path)
         try:
-            tree = _checked_file(path, path.stat().st_mtime_ns, display_name(path))
-            return self._link_tree(tree, path.parent)
+            return self._link_tree(_checked(data, name), path.parent)
         finally:
             self.active.pop()
 
@@ -90,25 +122,26 @@ class Linker:
 
     def _find(self, name: str, base_dir: Path, where: Pos) -> Path:
         if name.startswith(BUNDLED_PREFIX):
-            path = (BUNDLED / name[len(BUNDLED_PREFIX) :]).resolve()
+            path = resolve(BUNDLED / name[len(BUNDLED_PREFIX) :], where)
         else:
-            path = (base_dir / name).resolve()
+            path = resolve(base_dir / name, where)
         if not any(path.is_relative_to(root) for root in self.roots):
             raise SpecError.at(
                 where,
                 f"'{name}' is outside the spec roots",
                 hint="includes may name files beside the spec or below it, or 'archspec:NAME'",
             )
-        if not path.is_file():
+        if not path.exists():
             raise SpecError.at(where, f"spec file '{name}' not found (looked for {display_name(path)})")
         return path
 
 
-@lru_cache(maxsize=256)
-def _checked_file(path: Path, mtime_ns: int, name: str) -> Map:
-    """A file loaded and checked against the schema, once per process: block libraries are
-    included by many specs. Callers never mutate the tree (merges build new mappings)."""
-    tree = load_file(path, name)
+@lru_cache(maxsize=32)
+def _checked(data: bytes, name: str) -> Map:
+    """A file's bytes parsed and checked against the schema, once per process for the same bytes:
+    block libraries are included by many specs. Callers never mutate the tree (merges build new
+    mappings)."""
+    tree = decode(data, name)
     problems = schema.validate(tree, Pos(name, 1, 1))
     if problems:
         raise SpecError(problems)

@@ -6,16 +6,18 @@ and aliases are allowed, but the expanded size is bounded so that an alias bomb 
 
 from __future__ import annotations
 
+import math
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from archspec.errors import Pos, SpecError
+from archspec.limits import MAX_BYTES, MAX_DEPTH, MAX_INT, MAX_INT_TEXT, MAX_NODES, MAX_PATH_CHARS, brief
 
-MAX_BYTES = 1_000_000
-MAX_NODES = 200_000
-MAX_DEPTH = 64
+MAX_NUMBER_CHARS = 64  # a number written longer than this is refused before it is converted
 
 _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -48,12 +50,55 @@ def position_of(value: Any, fallback: Pos) -> Pos:
 
 def load_file(path: Path, display: str | None = None) -> Any:
     name = display or str(path)
+    return decode(read_bounded(path, name), name)
+
+
+def check_path(path: Path | str, where: Pos) -> None:
+    """SpecError for a path no file can have: one with a NUL, or longer than the OS allows."""
+    text = os.fspath(path)
+    if "\0" in text:
+        raise SpecError.at(where, "the path contains a NUL character; no file can have that name")
+    if len(os.fsencode(text)) > MAX_PATH_CHARS:
+        raise SpecError.at(where, f"the path is {len(text)} characters long; the limit is {MAX_PATH_CHARS}")
+
+
+def read_bounded(path: Path, name: str) -> bytes:
+    """The bytes of a regular file of at most MAX_BYTES. The file is opened without blocking and
+    checked on its open descriptor before a byte is read, so a FIFO, a device (`/dev/zero`) or a
+    directory is refused at once, and a file that grows while it is read is cut off at the limit."""
+    where = Pos(name, 1, 1)
+    check_path(path, where)
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
-        raise SpecError.at(Pos(name, 1, 1), f"cannot read spec: {exc.strerror or exc}") from None
-    if len(data) > MAX_BYTES:
-        raise SpecError.at(Pos(name, 1, 1), f"spec is {len(data)} bytes; the limit is {MAX_BYTES}")
+        raise SpecError.at(where, f"cannot read spec: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SpecError.at(where, f"cannot read spec: it is {_file_kind(info.st_mode)}, not a regular file")
+        if info.st_size > MAX_BYTES:
+            raise SpecError.at(where, f"spec is {info.st_size} bytes; the limit is {MAX_BYTES}")
+        chunks, size = [], 0
+        while size <= MAX_BYTES and (chunk := os.read(fd, MAX_BYTES + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise SpecError.at(where, f"cannot read spec: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if size > MAX_BYTES:
+        raise SpecError.at(where, f"spec grew past {MAX_BYTES} bytes while it was read; the limit is {MAX_BYTES}")
+    return b"".join(chunks)
+
+
+def _file_kind(mode: int) -> str:
+    kinds = {stat.S_ISDIR: "a directory", stat.S_ISFIFO: "a FIFO", stat.S_ISCHR: "a character device"}
+    kinds |= {stat.S_ISBLK: "a block device", stat.S_ISSOCK: "a socket"}
+    return next((kind for test, kind in kinds.items() if test(mode)), "not a file")
+
+
+def decode(data: bytes, name: str) -> Any:
+    """The tree of a spec file's bytes, which must be UTF-8."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -153,10 +198,27 @@ class _Converter:
             seq.pos = self.pos(node)
             seq.item_pos = [self.pos(item) for item in node.value]
             return seq
+        return self.scalar(node)
+
+    def scalar(self, node: yaml.Node) -> Any:
+        """A scalar; numbers must be finite and of bounded size. A long number is refused before
+        it is converted: YAML 1.1's base-60 integers (`1:2:3`) cost quadratic time to convert."""
+        numeric = node.tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+        if numeric and len(node.value) > MAX_NUMBER_CHARS:
+            raise SpecError.at(
+                self.pos(node), f"number is {len(node.value)} characters long; the limit is {MAX_NUMBER_CHARS}"
+            )
         try:
-            return self.loader.construct_object(node)
+            value = self.loader.construct_object(node)
         except yaml.constructor.ConstructorError:
             raise SpecError.at(self.pos(node), f"YAML tag '{node.tag}' is not allowed in a spec") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SpecError.at(
+                self.pos(node), f"'{node.value}' is not a finite number; a spec takes finite numbers only"
+            )
+        if isinstance(value, int) and not -MAX_INT <= value <= MAX_INT:
+            raise SpecError.at(self.pos(node), f"{brief(value)} is too large; numbers are limited to ±{MAX_INT_TEXT}")
+        return value
 
     def mapping(self, node: yaml.MappingNode, depth: int) -> Map:
         out = Map()

@@ -194,6 +194,9 @@ def canonical_attrs(op: str, given: dict[str, Any]) -> tuple[dict[str, Any], dic
         if value is REQUIRED:
             problems[key] = f"{op} needs '{key}'"
             continue
+        if value is None and key in given:  # `~`, or a parameter whose default `~` nothing replaced
+            problems[key] = f"'{key}' has no value (null)"
+            continue
         if value is None:  # a derived default, settled below
             attrs[key] = None
             continue

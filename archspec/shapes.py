@@ -13,7 +13,8 @@ from collections.abc import Callable
 from archspec.errors import Collector, Pos
 from archspec.graph import Graph, node, ordered
 from archspec.ir import Node
-from archspec.ops import width_attr
+from archspec.limits import MAX_TENSOR_ELEMENTS
+from archspec.ops import weight_shapes, width_attr
 from archspec.padding import output_size
 
 Shape = tuple[int, ...]
@@ -36,11 +37,36 @@ def infer(graph: Graph, errors: Collector) -> dict[str, Shape]:
             continue
         try:
             shapes[n.name] = RULES[n.op](n, [shapes[s] for s in n.inputs], graph)
+            _check_size(n, shapes[n.name], shapes[n.inputs[0]][-1] if n.inputs else 0)
         except ShapeError as exc:
             errors.error(exc.pos or n.pos, f"{n.op} '{n.name}': {exc}", exc.hint, group=f"shape of {n.op}")
             if exc.recovered is not None:
                 shapes[n.name] = exc.recovered
     return shapes
+
+
+def elements(shape: Shape) -> int:
+    total = 1
+    for dim in shape:
+        total *= dim
+    return total
+
+
+def _check_size(n: Node, out: Shape, in_width: int) -> None:
+    """ShapeError for an output or a weight too large for any framework to allocate or index:
+    past MAX_TENSOR_ELEMENTS (int32 indexing), a network can be checked but never built."""
+    tensors = {
+        "output": out,
+        **{f"weight '{role}'": shape for role, shape in weight_shapes(n.op, n.attrs, in_width).items()},
+    }
+    for what, shape in tensors.items():
+        if elements(shape) > MAX_TENSOR_ELEMENTS:
+            width = width_attr(n.op)
+            raise ShapeError(
+                f"its {what} of {fmt(shape)} has {elements(shape):,} elements; the limit is {MAX_TENSOR_ELEMENTS:,}",
+                pos=n.where(width) if width else None,
+                hint="no framework indexes a tensor this large (int32 offsets)",
+            )
 
 
 def _feature_map(n: Node, shape: Shape) -> tuple[int, int, int]:
@@ -119,10 +145,7 @@ def _global_pool(n: Node, shapes: list[Shape], graph: Graph) -> Shape:
 
 
 def _flatten(n: Node, shapes: list[Shape], graph: Graph) -> Shape:
-    size = 1
-    for dim in shapes[0]:
-        size *= dim
-    return (size,)
+    return (elements(shapes[0]),)
 
 
 def _dense(n: Node, shapes: list[Shape], graph: Graph) -> Shape:

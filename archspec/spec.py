@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from archspec import graph as ir_graph
-from archspec.cost import Cost, node_cost
-from archspec.errors import Collector
+from archspec.cost import Cost, check_totals, node_cost
+from archspec.errors import Collector, Pos
 from archspec.expand import expand
 from archspec.graph import Graph
 from archspec.ir import Node, Step
-from archspec.linker import Linker, display_name
+from archspec.linker import Linker, display_name, resolve
 from archspec.lint import lint
 from archspec.shapes import Shape, infer
 
@@ -32,6 +32,7 @@ class Spec:
     graph: Graph
     shapes: Mapping[str, Shape]
     costs: Mapping[str, Cost]
+    files: tuple[Path, ...] = ()  # every file read to make it, the spec's own first: never to be written over
 
     @cached_property
     def nodes(self) -> tuple[Node, ...]:
@@ -85,10 +86,12 @@ def load(
     """A spec file's path (or YAML text) to a checked Spec; raises SpecError with every problem."""
     if isinstance(source, Path) or ("\n" not in source and source.endswith((".yaml", ".yml"))):
         path = Path(source)
-        document = Linker([path.resolve().parent, *roots]).link_file(path)
+        linker = Linker([resolve(path, Pos(display_name(path), 1, 1)).parent, *roots])
+        document = linker.link_file(path)
         name, where = path.stem, display_name(path)
     else:
-        document = Linker([Path.cwd(), *roots]).link_text(source, "<string>", Path.cwd())
+        linker = Linker([Path.cwd(), *roots])
+        document = linker.link_text(source, "<string>", Path.cwd())
         name, where = "network", "<string>"
     errors = Collector()
     expansion = expand(document, name, errors, input_shape)
@@ -99,4 +102,6 @@ def load(
     shapes = infer(graph, errors)
     errors.raise_if_any()
     costs = {n: node_cost(ir_graph.node(graph, n), shapes) for n in graph}
-    return Spec(expansion.name, where, graph, shapes, costs)
+    check_totals(graph, costs, errors)
+    errors.raise_if_any()
+    return Spec(expansion.name, where, graph, shapes, costs, tuple(linker.files))

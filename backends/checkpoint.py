@@ -5,14 +5,15 @@ and a JSON state, written atomically and verified before anything is loaded.
     RUN/checkpoint/ema.safetensors        their moving average, the weights that are evaluated
     RUN/checkpoint/optimizer.safetensors  the optimizer's state tensors, flattened to string keys
     RUN/checkpoint/state.json             position, schedule, settings, metrics, spec fingerprint,
-                                          and the sha256 of every safetensors file
+                                          the sha256 of every safetensors file, and its own
 
 A checkpoint is written into `RUN/.checkpoint.partial`, synced to disk, and then moved into place
 with renames: the previous checkpoint is renamed to `checkpoint.previous`, the new one to
 `checkpoint`, and only then is the previous one deleted. A crash at any moment leaves either the
 old or the new checkpoint complete (`locate` finds the previous one if the crash fell between the
-two renames). Nothing is pickled. Loading refuses a checkpoint whose files do not match their
-digests (corrupt) or whose spec fingerprint differs from the spec being trained (mismatched).
+two renames). Nothing is pickled. Loading refuses a checkpoint whose files, state.json included, do not match
+their digests (corrupt), whose run settings and position are not of the types and ranges this
+code writes, or whose spec fingerprint differs from the spec being trained (mismatched).
 """
 
 from __future__ import annotations
@@ -31,12 +32,14 @@ from backends import weights as neutral
 if TYPE_CHECKING:
     from archspec.spec import Spec
 
-FORMAT = 1
+FORMAT = 2  # 2: state.json carries its own digest
 NAME = "checkpoint"
 PREVIOUS = "checkpoint.previous"
 PARTIAL = ".checkpoint.partial"
 STATE = "state.json"
 TENSOR_FILES = ("model.safetensors", "ema.safetensors", "optimizer.safetensors")
+MAX_STATE_BYTES = 50_000_000  # state.json: its history grows by one row per epoch
+MAX_COUNT = 10**15
 
 
 class CheckpointError(Exception):
@@ -83,6 +86,7 @@ def write(run_dir: Path, tensors: dict[str, dict[str, np.ndarray]], state: dict[
         _write_synced(partial / name, data)
         digests[name] = hashlib.sha256(data).hexdigest()
     document = {"format": FORMAT, **state, "files": digests}
+    document["state_sha256"] = _state_digest(document)
     _write_synced(partial / STATE, json.dumps(document, indent=1).encode())
     _sync_dir(partial)
     target, previous = run_dir / NAME, run_dir / PREVIOUS
@@ -105,17 +109,55 @@ def locate(run_dir: Path) -> Path | None:
     return None
 
 
+def _state_digest(document: dict[str, Any]) -> str:
+    """sha256 of state.json's content without its own digest, in a canonical form."""
+    content = {k: v for k, v in document.items() if k != "state_sha256"}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 def read_state(path: Path) -> dict[str, Any]:
-    """state.json of a checkpoint directory, checked to be one this code wrote."""
+    """state.json of a checkpoint directory, checked to be one this code wrote: its digest, then
+    the fields that are used before any tensor is loaded (the run's settings, its position)."""
+    if not (path / STATE).is_file():
+        raise CheckpointError(f"{path} is not a checkpoint: it has no {STATE} file")
     try:
-        state = json.loads((path / STATE).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError(f"{path} is not a checkpoint: it has no {STATE}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        with open(path / STATE, "rb") as f:
+            data = f.read(MAX_STATE_BYTES + 1)
+        state = json.loads(data.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise CheckpointError(f"checkpoint {path} is corrupt: {STATE} is unreadable ({exc})") from None
+    if len(data) > MAX_STATE_BYTES:
+        raise CheckpointError(f"checkpoint {path} is corrupt: {STATE} is larger than {MAX_STATE_BYTES} bytes")
     if not isinstance(state, dict) or state.get("format") != FORMAT or not isinstance(state.get("files"), dict):
         raise CheckpointError(f"checkpoint {path} is corrupt or of an unknown format: {STATE} lacks its fields")
+    if state.get("state_sha256") != _state_digest(state):
+        raise CheckpointError(f"checkpoint {path} is corrupt: {STATE} does not match its own sha256; it was not loaded")
+    problem = _state_problem(state)
+    if problem:
+        raise CheckpointError(f"checkpoint {path} is corrupt: {STATE} has {problem}")
     return state
+
+
+def _state_problem(state: dict[str, Any]) -> str | None:
+    """What is wrong with the fields of a state.json whose digest holds (forged, or written by a
+    faulty program), or None."""
+    from backends.recipe import Run
+
+    try:
+        Run.from_json(state.get("run"))
+    except (KeyError, TypeError, ValueError) as exc:
+        return f"unusable run settings ({exc})"
+    position = state.get("position")
+    counts = ("epoch", "batch", "step", "steps_per_epoch", "world_size")
+    if not isinstance(position, dict) or not all(_count(position.get(k)) for k in counts):
+        return "an unusable position (epoch, batch, step, steps_per_epoch, world_size must be whole numbers)"
+    if not isinstance(state.get("spec"), dict) or not isinstance(state.get("history"), list):
+        return "no spec or history"
+    return None
+
+
+def _count(value: Any) -> bool:
+    return type(value) is int and 0 <= value <= MAX_COUNT
 
 
 def read_verified(path: Path, state: dict[str, Any], name: str) -> bytes:
@@ -180,11 +222,18 @@ def weights_at(path: Path, spec: Spec) -> tuple[dict[str, np.ndarray], dict[str,
             raise CheckpointError(f"{path} is neither a checkpoint nor a run directory holding one")
         state = read_state(found)
         return read_weights(found, spec), state
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(f"weights file {path} does not exist")
+    if not path.is_file():
+        raise CheckpointError(f"weights file {path} is not a regular file")
     from safetensors import SafetensorError
 
     try:
-        return neutral.load(path), None
-    except (OSError, SafetensorError) as exc:
+        arrays = neutral.load(path)
+    except (OSError, ValueError, SafetensorError) as exc:
         raise CheckpointError(f"cannot read {path} as a safetensors weight file: {exc}") from None
+    try:
+        neutral.check(spec, arrays)
+    except ValueError as exc:
+        raise CheckpointError(f"{path} does not fit: {exc}") from None
+    return arrays, None

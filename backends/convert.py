@@ -62,18 +62,21 @@ def write(fmt: str, weights: dict[str, np.ndarray], path: Path | str, spec: Spec
 
 
 def _read_torch(path: Path | str, spec: Spec) -> dict[str, np.ndarray]:
-    from safetensors.torch import load_file
+    import torch
 
+    from backends import tensor_file
     from backends import torch as backend
 
     model = backend.build(spec)
-    state = load_file(str(path))
+    state = {key: torch.from_numpy(array) for key, array in tensor_file.read(path).items()}
     wanted = model.state_dict()
     for key, tensor in wanted.items():
         if key not in state:
             raise ValueError(f"the state_dict lacks '{key}' {tuple(tensor.shape)}, which '{spec.name}' needs")
         if state[key].shape != tensor.shape:
             raise ValueError(f"'{key}' has shape {tuple(state[key].shape)}, the spec needs {tuple(tensor.shape)}")
+        if state[key].dtype.is_floating_point != tensor.dtype.is_floating_point:
+            raise ValueError(f"'{key}' holds {state[key].dtype} values, the model's are {tensor.dtype}")
     extra = sorted(set(state) - set(wanted))
     if extra:
         raise ValueError(f"the state_dict has {len(extra)} tensors '{spec.name}' does not use, first '{extra[0]}'")

@@ -11,6 +11,7 @@ number of updates.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -49,12 +50,43 @@ class Run:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Run:
+    def from_json(cls, data: Any) -> Run:
+        """The settings a checkpoint recorded; TypeError or ValueError unless each is of its type
+        and range (a state.json is input like any other)."""
+        if not isinstance(data, dict):
+            raise TypeError("the run settings are not a mapping")
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
-        values["input_size"] = tuple(values["input_size"])
-        values["recipe"] = Recipe(**values.get("recipe", {}))
+        size = values.get("input_size")
+        if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(_whole(d, MAX_SIDE) for d in size)):
+            raise ValueError(f"input_size must be two whole numbers from 1 to {MAX_SIDE}")
+        values["input_size"] = tuple(size)
+        if not isinstance(values.get("data"), str):
+            raise ValueError("data must be a string")
+        for name in ("epochs", "batch_size"):
+            if name in values and not _whole(values[name]):
+                raise ValueError(f"{name} must be a positive whole number")
+        if values.get("limit") is not None and not _whole(values["limit"]):
+            raise ValueError("limit must be a positive whole number or null")
+        if "seed" in values and type(values["seed"]) is not int:
+            raise ValueError("seed must be a whole number")
+        recipe = values.get("recipe", {})
+        if not isinstance(recipe, dict):
+            raise TypeError("the recipe is not a mapping")
+        kinds = {f.name: f.type for f in fields(Recipe)}
+        for name, value in recipe.items():
+            number = type(value) is int or (type(value) is float and math.isfinite(value))
+            if name not in kinds or not number or (kinds[name] == "int" and type(value) is not int):
+                raise ValueError(f"recipe {name!r} must be a known, finite number")
+        values["recipe"] = Recipe(**recipe)
         return cls(**values)
+
+
+MAX_SIDE = 65_536  # a run's input height or width
+
+
+def _whole(value: Any, most: int = 10**15) -> bool:
+    return type(value) is int and 1 <= value <= most
 
 
 RESUME_FIXED = ("data", "batch_size", "seed", "input_size", "limit", "recipe")

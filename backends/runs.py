@@ -4,8 +4,10 @@ the signals that stop it cleanly, and its directory. Each backend's trainer buil
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,7 +84,8 @@ class Outcome:
 
 class StopSignals:
     """While active, SIGINT and SIGTERM only record that they arrived: the loop stops at the end
-    of the current step, in a state it can checkpoint."""
+    of the current step, in a state it can checkpoint. They nest: the command line holds one from
+    its first line, so a signal during start-up is not lost but passed to the training loop's."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -99,23 +102,81 @@ class StopSignals:
                 self._previous[sig] = signal.signal(sig, self._handle)
             except ValueError:  # not the main thread: leave signals alone
                 break
+        outer = self._outer()
+        if outer is not None and self.received is None:
+            self.received = outer.received
         return self
 
     def __exit__(self, *exc: object) -> None:
+        outer = self._outer()
+        if outer is not None and outer.received is None:
+            outer.received = self.received
         for sig, previous in self._previous.items():
             signal.signal(sig, previous)
 
+    def _outer(self) -> StopSignals | None:
+        handler = self._previous.get(signal.SIGTERM)
+        owner = getattr(handler, "__self__", None)
+        return owner if isinstance(owner, StopSignals) else None
 
-def prepare_out(out: Path, options: Options, main: bool = True, barrier: Callable[[], None] = lambda: None) -> None:
+
+def training_bytes(spec: Spec, batch_size: int) -> int:
+    """A rough floor on the memory one float32 training step needs: the weights five times over
+    (themselves, their gradients, two optimizer slots, the moving average) and every activation
+    twice per image (kept for the backward pass, and its gradient)."""
+    activations = sum(cost.activation_bytes for cost in spec.costs.values())
+    return 5 * 4 * spec.params + 2 * batch_size * activations
+
+
+def available_bytes() -> int | None:
+    """Memory this machine can give now (Linux's MemAvailable), else its physical memory, or None."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(spec: Spec, batch_size: int, available: int | None, where: str = "this machine") -> None:
+    """TrainingError before anything is allocated, when a step cannot fit: `check` bounds each
+    tensor, but only the run knows its batch size and its device."""
+    needed = training_bytes(spec, batch_size)
+    if available is not None and needed > available:
+        raise TrainingError(
+            f"training '{spec.name}' at batch size {batch_size} needs at least {needed / 2**30:.1f} GiB, and "
+            f"{where} has {available / 2**30:.1f} GiB available: use a smaller --batch-size or --input"
+        )
+
+
+def prepare_out(out: Path, options: Options, main: bool = True, barrier: Callable[[], None] = lambda: None) -> bool:
     """Refuse to mix a new run into a directory that holds anything, unless told to; with
-    --overwrite, delete the files of the earlier run (and only those)."""
+    --overwrite, delete the files of the earlier run (and only those). Whether the run resumes:
+    --resume where no checkpoint was written yet (a run stopped before its first) starts it over,
+    provided the directory holds nothing but what a run writes."""
     if out.exists() and not out.is_dir():
         raise TrainingError(f"{out} exists and is not a directory")
+    if options.resume and ckpt.locate(out) is not None:
+        return True
+    foreign = sorted(p.name for p in out.iterdir() if not _written_by_runs(p.name)) if out.exists() else []
     if options.resume:
-        if ckpt.locate(out) is None:
-            raise TrainingError(f"{out} has no checkpoint to resume (expected {out / ckpt.NAME})")
-        return
-    if out.exists() and any(out.iterdir()) and not options.overwrite:
+        if foreign:
+            raise TrainingError(
+                f"{out} has no checkpoint to resume and holds files no run wrote (first '{foreign[0]}'); "
+                "choose another --out"
+            )
+        if main:
+            print(f"note: {out} has no checkpoint yet; the run starts from the beginning", file=sys.stderr)
+    elif out.exists() and any(out.iterdir()) and not options.overwrite:
+        if not foreign and ckpt.locate(out) is None:
+            raise TrainingError(
+                f"{out} holds a run stopped before its first checkpoint: pass --resume to start it again, "
+                "or --overwrite"
+            )
         raise TrainingError(f"{out} is not empty: pass --resume to continue its run, or --overwrite to start over")
     barrier()  # every process has looked before rank 0 changes anything
     if main:
@@ -123,6 +184,11 @@ def prepare_out(out: Path, options: Options, main: bool = True, barrier: Callabl
             remove_run_outputs(out)
         out.mkdir(parents=True, exist_ok=True)
     barrier()
+    return False
+
+
+def _written_by_runs(name: str) -> bool:
+    return name in (ckpt.NAME, ckpt.PREVIOUS, ckpt.PARTIAL, *OUTPUTS) or name.startswith(EVENTS_PREFIX)
 
 
 def remove_run_outputs(out: Path) -> None:

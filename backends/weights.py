@@ -51,6 +51,8 @@ def check(spec: Spec, weights: dict[str, np.ndarray]) -> None:
             raise ValueError(f"weights for '{spec.name}' lack '{name}' {shape}")
         if tuple(weights[name].shape) != shape:
             raise ValueError(f"'{name}' has shape {tuple(weights[name].shape)}, the spec needs {shape}")
+        if getattr(weights[name], "dtype", None) is not None and weights[name].dtype.kind != "f":
+            raise ValueError(f"'{name}' holds {weights[name].dtype} values; weights are floating point")
     extra = sorted(set(weights) - set(wanted))
     if extra:
         raise ValueError(f"weights have {len(extra)} arrays the spec does not use, first '{extra[0]}'")
@@ -66,6 +68,8 @@ def save(weights: dict[str, np.ndarray], path: Path | str) -> None:
 
 
 def load(path: Path | str) -> dict[str, np.ndarray]:
-    from safetensors.numpy import load_file
+    """The arrays of a neutral weight file, float32 wherever that is exact (float16, bfloat16,
+    float8); ValueError for a file that is not safetensors or a dtype that cannot be read."""
+    from backends import tensor_file
 
-    return dict(load_file(str(path)))
+    return tensor_file.read(path)

@@ -1,9 +1,12 @@
-"""The bundled specs, as the tests and the golden-file script see them."""
+"""The bundled specs, as the tests and the golden-file script see them, and helpers the tests share."""
 
 from __future__ import annotations
 
 import importlib.util
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -61,3 +64,23 @@ def randomize_batch_norm(model: Any, seed: int = 0) -> None:
                     module.weight.copy_(torch.rand(n, generator=generator) + 0.5)
                 if module.bias.requires_grad:
                     module.bias.copy_(torch.rand(n, generator=generator) - 0.5)
+
+
+class Overtime(BaseException):
+    """Raised by `deadline`; a BaseException, so that no `except Exception` can swallow it."""
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Raise Overtime in the block if it runs longer than `seconds` (SIGALRM; the main thread)."""
+
+    def expire(signum: int, frame: object) -> None:
+        raise Overtime(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from archspec import expr
+from archspec import expr, limits
 from archspec.expr import ExprError, resolve
 
 SCOPE = {"k": 3, "width": 64, "ratio": 0.5, "pair": [1, 7]}
@@ -82,8 +82,44 @@ def test_functions(text: str, value: float) -> None:
 
 
 def test_expression_of_exactly_the_maximum_length_is_evaluated() -> None:
-    digits = "1" * expr.MAX_EXPR_LENGTH
-    assert resolve("${" + digits + "}", {}) == int(digits)
+    text = "1+" * (expr.MAX_EXPR_LENGTH // 2 - 1) + "11"
+    assert len(text) == expr.MAX_EXPR_LENGTH
+    assert resolve("${" + text + "}", {}) == expr.MAX_EXPR_LENGTH // 2 - 1 + 11
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "${" + "9" * 20 + "}",  # a literal past the budget
+        "${k * 1000000 * 1000000 * 1000000}",  # a product that grows past it
+        "${-(k * 1000000 * 1000000 * 1000000)}",
+        "${int(1e300)}",  # a float turned into a huge integer
+        "${round(1e200)}",
+        "${max(1, 10000000 * 10000000 * 10000000)}",
+    ],
+)
+def test_numbers_past_the_budget_are_refused(text: str) -> None:
+    assert "is too large (the limit is ±10^15)" in refused(text)
+
+
+@pytest.mark.parametrize("text", ["${round(k, -100000000)}", "${round(1.5, 17)}", "${round(k, 0.5)}"])
+def test_round_with_a_huge_digit_count_is_refused_before_it_runs(text: str) -> None:
+    assert refused(text) == f"round(): the number of digits must be a whole number in ±{limits.MAX_ROUND_DIGITS}"
+
+
+def test_a_chain_of_squares_stops_at_the_first_that_is_too_large() -> None:
+    scope: dict[str, object] = {"a": 99_999}
+    for name, previous in zip("bcdefg", "abcdef", strict=True):
+        try:
+            scope[name] = resolve(f"${{{previous} * {previous}}}", scope)
+        except expr.ExprError as exc:
+            assert "too large" in str(exc)
+            break
+    assert list(scope) == ["a", "b"]  # 99999^2 fits, its square does not
+
+
+def test_rounding_to_the_most_digits_allowed_still_works() -> None:
+    assert resolve(f"${{round(k, {limits.MAX_ROUND_DIGITS})}}", SCOPE) == SCOPE["k"]
 
 
 # -- errors ---------------------------------------------------------------------------------------

@@ -93,6 +93,32 @@ def test_sigterm_then_resume_ends_exactly_as_an_uninterrupted_run(finished: Path
     assert state_of(out)["files"] == state_of(finished)["files"]
 
 
+@pytest.mark.parametrize("delay", [0.0, 0.9])
+def test_sigkill_at_any_moment_then_resume_ends_exactly_as_an_uninterrupted_run(
+    finished: Path, tmp_path: Path, delay: float
+) -> None:
+    """kill -9 gives the run no chance to save: right after a checkpoint appears (when the next
+    one may be being written) or some steps later. --resume then finds the last complete
+    checkpoint (`checkpoint` or `checkpoint.previous`) and still ends with the same bits."""
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "archspec", "train", EXAMPLE, *SHORT, "--out", str(out)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (out / "checkpoint" / "state.json").exists():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.01)
+    time.sleep(delay)
+    process.kill()
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert ckpt.locate(out) is not None
+    resumed = archspec_cli("train", EXAMPLE, *SHORT, "--out", str(out), "--resume", timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert not (out / ckpt.PARTIAL).exists() and not (out / ckpt.PREVIOUS).exists()
+    assert without_timing(read_csv(out / "metrics.csv")) == without_timing(read_csv(finished / "metrics.csv"))
+    assert state_of(out)["files"] == state_of(finished)["files"]
+
+
 def test_eval_reproduces_the_validation_accuracy_from_the_checkpoint(finished: Path) -> None:
     result = archspec_cli("eval", EXAMPLE, "--weights", str(finished), "--data", "digits", "--format", "json")
     assert result.returncode == 0, result.stderr

@@ -223,8 +223,18 @@ def tensors(value: float) -> dict[str, dict[str, np.ndarray]]:
     return {"model.safetensors": weights, "ema.safetensors": weights, "optimizer.safetensors": {"a/step": np.zeros(())}}
 
 
+def position(step: int) -> dict[str, int]:
+    return {"epoch": 0, "batch": step, "step": step, "steps_per_epoch": 10, "world_size": 1}
+
+
 def state_for(spec: archspec.Spec, step: int) -> dict[str, object]:
-    return {"spec": {"name": spec.name, "fingerprint": ckpt.fingerprint(spec)}, "position": {"step": step}}
+    """The fields every checkpoint's state has, as a trainer writes them."""
+    return {
+        "spec": {"name": spec.name, "fingerprint": ckpt.fingerprint(spec)},
+        "run": Run(data="digits", input_size=(32, 32)).to_json(),
+        "position": position(step),
+        "history": [],
+    }
 
 
 def test_checkpoint_round_trip(tmp_path: Path) -> None:
@@ -232,7 +242,7 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
     path = ckpt.write(tmp_path, tensors(1.0), state_for(spec, 3))
     assert path == tmp_path / "checkpoint" and ckpt.locate(tmp_path) == path
     arrays, state = ckpt.read(path, spec)
-    assert state["position"] == {"step": 3} and set(state["files"]) == set(ckpt.TENSOR_FILES)
+    assert state["position"] == position(3) and set(state["files"]) == set(ckpt.TENSOR_FILES)
     np.testing.assert_array_equal(arrays["model.safetensors"]["stem/kernel"], np.ones((3, 3, 3, 4)))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint"]  # no partial or previous left
 
@@ -254,11 +264,11 @@ def test_a_crash_mid_write_leaves_the_previous_checkpoint(tmp_path: Path, monkey
         ckpt.write(tmp_path, tensors(2.0), state_for(spec, 2))
     monkeypatch.undo()
     arrays, state = ckpt.read(ckpt.locate(tmp_path) or tmp_path, spec)
-    assert state["position"] == {"step": 1} and float(arrays["model.safetensors"]["stem/kernel"].max()) == 1.0
+    assert state["position"] == position(1) and float(arrays["model.safetensors"]["stem/kernel"].max()) == 1.0
     assert (tmp_path / ".checkpoint.partial").exists()  # the debris of the crash ...
     ckpt.write(tmp_path, tensors(3.0), state_for(spec, 3))
     assert not (tmp_path / ".checkpoint.partial").exists()  # ... cleared by the next write
-    assert ckpt.read(tmp_path / "checkpoint", spec)[1]["position"] == {"step": 3}
+    assert ckpt.read(tmp_path / "checkpoint", spec)[1]["position"] == position(3)
 
 
 def test_a_crash_between_the_renames_finds_the_previous_checkpoint(tmp_path: Path) -> None:
@@ -266,7 +276,7 @@ def test_a_crash_between_the_renames_finds_the_previous_checkpoint(tmp_path: Pat
     ckpt.write(tmp_path, tensors(1.0), state_for(spec, 1))
     (tmp_path / "checkpoint").rename(tmp_path / "checkpoint.previous")  # as if killed right after
     assert ckpt.locate(tmp_path) == tmp_path / "checkpoint.previous"
-    assert ckpt.read(tmp_path / "checkpoint.previous", spec)[1]["position"] == {"step": 1}
+    assert ckpt.read(tmp_path / "checkpoint.previous", spec)[1]["position"] == position(1)
 
 
 def test_corrupt_checkpoints_are_refused(tmp_path: Path) -> None:
@@ -288,6 +298,21 @@ def test_corrupt_checkpoints_are_refused(tmp_path: Path) -> None:
         ckpt.read(path, spec)
     (path / "state.json").write_text('{"format": 99}')
     with pytest.raises(ckpt.CheckpointError, match="unknown format"):
+        ckpt.read(path, spec)
+
+
+def test_state_json_is_verified_by_its_own_digest_and_its_fields(tmp_path: Path) -> None:
+    spec = tiny_spec()
+    path = ckpt.write(tmp_path, tensors(1.0), state_for(spec, 1))
+    state = json.loads((path / "state.json").read_text())
+    state["position"]["step"] = 2  # a plausible edit, as valid JSON
+    (path / "state.json").write_text(json.dumps(state))
+    with pytest.raises(ckpt.CheckpointError, match=r"state\.json does not match its own sha256"):
+        ckpt.read(path, spec)
+    state["position"]["step"] = "2"
+    state["state_sha256"] = ckpt._state_digest(state)  # forged to match
+    (path / "state.json").write_text(json.dumps(state))
+    with pytest.raises(ckpt.CheckpointError, match="an unusable position"):
         ckpt.read(path, spec)
 
 

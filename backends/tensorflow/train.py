@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ from backends.runs import (
     Position,
     StopSignals,
     TrainingError,
+    available_bytes,
+    check_memory,
     describe,
     epoch_row,
     prepare_out,
@@ -271,6 +274,7 @@ class Trainer:
 
 def train(spec: Spec, run: Run, options: Options) -> Outcome:
     """Train `spec` on Keras as `run` says, writing logs and checkpoints under `options.out`."""
-    prepare_out(options.out, options)
+    check_memory(spec, run.batch_size, available_bytes())
+    resume = prepare_out(options.out, options)
     tf.config.experimental.enable_op_determinism()  # a resumed run must compute what the whole one did
-    return Trainer(spec, run, options).fit()
+    return Trainer(spec, run, replace(options, resume=resume)).fit()

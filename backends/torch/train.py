@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,8 @@ from backends.runs import (
     Position,
     StopSignals,
     TrainingError,
+    available_bytes,
+    check_memory,
     describe,
     epoch_row,
     prepare_out,
@@ -285,7 +288,11 @@ def train(spec: Spec, run: Run, options: Options, cluster: Cluster | None = None
         raise TrainingError(f"unknown --amp {options.amp!r}; known: {', '.join(AMP)}")
     cluster = cluster or Cluster.from_env()
     try:
-        prepare_out(options.out, options, cluster.main, cluster.barrier)
-        return Trainer(spec, run, options, cluster).fit()
+        if cluster.device.type == "cuda":
+            check_memory(spec, run.batch_size, torch.cuda.mem_get_info(cluster.device)[0], f"GPU {cluster.device}")
+        else:
+            check_memory(spec, run.batch_size, available_bytes())
+        resume = prepare_out(options.out, options, cluster.main, cluster.barrier)
+        return Trainer(spec, run, replace(options, resume=resume), cluster).fit()
     finally:
         cluster.close()  # ends the process group if this call started it

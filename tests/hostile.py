@@ -1,0 +1,699 @@
+"""The hostile corpus: inputs written to break archspec, each with the refusal it must get.
+
+A case is a command line, the files it finds in an empty working directory, the exit status it
+must end with and a pattern its first error line must contain. `test_hostile.py` runs every case
+and also checks what every case must do: a one-line located error, no traceback, no internal
+error, bounded time and memory, and every file that was there before left as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# A small network that trains on digits in a second: every case below breaks one thing in it.
+BASE = """\
+archspec: 1
+name: tiny
+input: {shape: [16, 16, 3]}
+params: {w: 4}
+blocks:
+  unit:
+    params: {f: ~}
+    body:
+      - {op: conv, filters: $f, kernel: 3}
+network:
+  - {block: unit, name: u, with: {f: $w}}
+  - {op: global_avgpool}
+  - {op: dense, units: 10}
+"""
+SPEC = "net.yaml"
+WEIGHTS = "w.safetensors"  # neutral weights of BASE, written by the runner where a case asks
+RUN = "run"  # a finished run of BASE, copied in by the runner where a case asks
+
+
+def spec(old: str = "", new: str = "") -> str:
+    """BASE with one piece of text replaced (that must be there)."""
+    assert old in BASE, old
+    return BASE.replace(old, new, 1) if old else BASE
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    argv: tuple[str, ...]
+    error: str  # a piece of the first error line
+    files: dict[str, str | bytes] = field(default_factory=dict)
+    setup: Callable[[Path], None] | None = None
+    code: int = 1
+    located: bool = True  # FILE:LINE:COL: error: rather than error:
+    needs: tuple[str, ...] = ()  # "weights", "run": prepared files the case starts from
+
+
+def _command(command: str) -> tuple[str, ...]:
+    """The arguments that make `command` run on SPEC as far as reading it."""
+    return {
+        "check": ("check", SPEC),
+        "summary": ("summary", SPEC),
+        "render": ("render", SPEC, "-o", "out.dot"),
+        "compile": ("compile", SPEC, "--backend", "torch", "-o", "out.py"),
+        "convert": ("convert", SPEC, "--from", "neutral", WEIGHTS, "--to", "torch", "t.safetensors"),
+        "train": ("train", SPEC, "--data", "digits", "--epochs", "1", "--limit", "32", "--out", "fresh"),
+        "eval": ("eval", SPEC, "--weights", WEIGHTS, "--data", "digits", "--limit", "16"),
+    }[command]
+
+
+COMMANDS = ("check", "summary", "render", "compile", "convert", "train", "eval")
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path / SPEC)
+
+
+def _loop(path: Path) -> None:
+    (path / SPEC).symlink_to(SPEC)
+
+
+def _directory(path: Path) -> None:
+    (path / SPEC).mkdir()
+
+
+def _device(path: Path) -> None:
+    (path / SPEC).symlink_to("/dev/zero")
+
+
+# Ways a spec path can fail to be a spec file, through every command that reads one.
+PATHS: dict[str, tuple[Callable[[Path], None] | None, str]] = {
+    "missing": (None, "cannot read spec: No such file or directory"),
+    "fifo": (_fifo, "it is a FIFO, not a regular file"),
+    "symlink-loop": (_loop, "its symbolic links form a loop"),
+    "directory": (_directory, "it is a directory, not a regular file"),
+    "dev-zero": (_device, "it is a character device, not a regular file"),
+}
+
+
+def _path_cases() -> list[Case]:
+    cases = []
+    for kind, (setup, error) in PATHS.items():
+        for command in COMMANDS:
+            needs = ("weights",) if command in ("convert", "eval") else ()
+            cases.append(Case(f"path-{kind}-{command}", _command(command), error, setup=setup, needs=needs))
+    long_name = "x" * 5000 + ".yaml"
+    for command in ("check", "summary", "render", "compile"):
+        argv = tuple(long_name if a == SPEC else a for a in _command(command))
+        cases.append(Case(f"path-too-long-{command}", argv, "the path is 5005 characters long"))
+    return cases
+
+
+# Numbers and expressions: each is a spec that must be refused at the offending value.
+NUMBERS: dict[str, tuple[str, str, str]] = {
+    "nan-eps": ("kernel: 3}", "kernel: 3, bn: {eps: .nan}}", "'.nan' is not a finite number"),
+    "inf-momentum": ("kernel: 3}", "kernel: 3, bn: {momentum: .inf}}", "'.inf' is not a finite number"),
+    "minus-inf-param": ("{w: 4}", "{w: -.inf}", "'-.inf' is not a finite number"),
+    "nan-in-expression": ("$f, kernel", "'${f * 1.0 + 0 * nan}', kernel", "unknown parameter 'nan'"),
+    "5000-digit-int": ("filters: $f", "filters: " + "9" * 5000, "number is 5000 characters long"),
+    "huge-int": ("{w: 4}", "{w: 1000000000000000000}", "is too large; numbers are limited to ±10^15"),
+    "hex-huge": ("{w: 4}", "{w: 0x" + "f" * 40 + "}", "is too large; numbers are limited to ±10^15"),
+    "sexagesimal": ("{w: 4}", "{w: " + ":".join(["59"] * 40) + "}", "characters long; the limit is 64"),
+    "round-digits": ("{w: 4}", "{w: '${round(7, -100000000)}'}", "round(): the number of digits"),
+    "squares": ("{w: 4}", "{a: 99999999, b: '${a*a}', c: '${b*b}', w: '${c % 7 + 1}'}", "is too large"),
+    "product": ("{w: 4}", "{w: '${1000000 * 1000000 * 1000000}'}", "is too large (the limit is ±10^15)"),
+    "float-to-huge-int": ("{w: 4}", "{w: '${int(1e300)}'}", "is too large"),
+    "division-by-zero": ("{w: 4}", "{w: '${4 // (2 - 2)}'}", "division by zero"),
+    "null-parameter": ("{w: 4}", "{w: ~}", "'filters' has no value (null)"),
+    "filters-1e12": ("filters: $f", "filters: 1000000000000", "has 256,000,000,000,000 elements"),
+    "input-1e6-square": ("[16, 16, 3]", "[1000000, 1000000, 3]", "has 3,000,000,000,000 elements"),
+    "units-1e12": ("units: 10", "units: 1000000000000", "elements; the limit is 2,147,483,647"),
+    "kernel-huge": ("kernel: 3}", "kernel: 100000, padding: same}", "elements; the limit is 2,147,483,647"),
+    "float-filters": ("filters: $f", "filters: 4.5", "must be a positive integer"),
+    "negative-filters": ("filters: $f", "filters: -4", "must be a positive integer"),
+    "zero-stride": ("kernel: 3}", "kernel: 3, stride: 0}", "stride"),
+    "bool-filters": ("filters: $f", "filters: true", "filters"),
+    "string-scale": ("{op: global_avgpool}", "{op: dropout, rate: 'x'}\n  - {op: global_avgpool}", "rate"),
+    "rate-above-one": ("{op: global_avgpool}", "{op: dropout, rate: 1.5}\n  - {op: global_avgpool}", "rate"),
+    "expression-code": ("{w: 4}", "{w: '${__import__(\"os\").getpid()}'}", "is not allowed here"),
+    "expression-lambda": ("{w: 4}", "{w: '${(lambda: 4)()}'}", "is not allowed here"),
+    "expression-too-long": ("{w: 4}", "{w: '${" + "1+" * 150 + "1}'}", "expression is longer than"),
+}
+
+
+def _number_cases() -> list[Case]:
+    cases = []
+    for name, (old, new, error) in NUMBERS.items():
+        for command in ("check", "compile"):
+            cases.append(Case(f"number-{name}-{command}", _command(command), error, {SPEC: spec(old, new)}))
+    return cases
+
+
+def _chain(depth: int, key: str) -> dict[str, str | bytes]:
+    """A chain of `depth` files, each including or extending the next."""
+    files: dict[str, str | bytes] = {}
+    for i in range(depth):
+        last = i == depth - 1
+        if key == "include":
+            files[f"c{i}.yaml"] = "archspec: 1\nblocks: {}\n" if last else f"archspec: 1\ninclude: [c{i + 1}.yaml]\n"
+        else:
+            files[f"c{i}.yaml"] = BASE if last else f"archspec: 1\nextends: c{i + 1}.yaml\nname: n{i}\n"
+    files[SPEC] = (
+        spec("name: tiny", "name: tiny\ninclude: [c0.yaml]") if key == "include" else "archspec: 1\nextends: c0.yaml\n"
+    )
+    return files
+
+
+def _fan_out(levels: int, width: int) -> dict[str, str | bytes]:
+    """Each file includes `width` files of the next level: width ** levels openings in all."""
+    files: dict[str, str | bytes] = {}
+    for level in range(levels + 1):
+        names = [f"l{level + 1}_{k}.yaml" for k in range(width)]
+        body = f"archspec: 1\ninclude: [{', '.join(names)}]\n" if level < levels else "archspec: 1\nblocks: {}\n"
+        for k in range(width):
+            files[f"l{level}_{k}.yaml"] = body
+    files[SPEC] = spec("name: tiny", "name: tiny\ninclude: [l0_0.yaml]")
+    return files
+
+
+def _include_loop(path: Path) -> None:
+    (path / "loop.yaml").symlink_to("loop.yaml")
+
+
+def _include_fifo(path: Path) -> None:
+    os.mkfifo(path / "lib.yaml")
+
+
+def _link_cases() -> list[Case]:
+    with_include = spec("name: tiny", "name: tiny\ninclude: [lib.yaml]")
+    cases = [
+        Case("link-include-500-deep", ("check", SPEC), "nested more than 32 files deep", _chain(500, "include")),
+        Case("link-extends-700-deep", ("check", SPEC), "nested more than 32 files deep", _chain(700, "extends")),
+        Case("link-extends-40-deep-summary", ("summary", SPEC), "nested more than 32", _chain(40, "extends")),
+        Case("link-fan-out-4-by-12", ("check", SPEC), "reads more than 256 files", _fan_out(12, 4)),
+        Case("link-fan-out-2-by-20", ("render", SPEC, "-o", "x.dot"), "reads more than 256 files", _fan_out(20, 2)),
+        Case(
+            "link-include-cycle",
+            ("check", SPEC),
+            "include cycle",
+            {SPEC: with_include, "lib.yaml": "archspec: 1\ninclude: [net.yaml]\n"},
+        ),
+        Case("link-extends-itself", ("check", SPEC), "include cycle", {SPEC: "archspec: 1\nextends: net.yaml\n"}),
+        Case(
+            "link-include-symlink-loop",
+            ("check", SPEC),
+            "its symbolic links form a loop",
+            {SPEC: spec("name: tiny", "name: tiny\ninclude: [loop.yaml]")},
+            _include_loop,
+        ),
+        Case("link-include-fifo", ("check", SPEC), "it is a FIFO", {SPEC: with_include}, _include_fifo),
+        Case("link-include-missing", ("check", SPEC), "spec file 'lib.yaml' not found", {SPEC: with_include}),
+        Case(
+            "link-include-outside",
+            ("check", SPEC),
+            "is outside the spec roots",
+            {SPEC: spec("name: tiny", "name: tiny\ninclude: [../../../../etc/passwd]")},
+        ),
+        Case(
+            "link-include-dev-zero",
+            ("check", SPEC),
+            "is outside the spec roots",
+            {SPEC: spec("name: tiny", "name: tiny\ninclude: [/dev/zero]")},
+        ),
+        Case(
+            "link-include-nul",
+            ("check", SPEC),
+            "the path contains a NUL character",
+            {SPEC: spec("name: tiny", 'name: tiny\ninclude: ["lib\\0.yaml"]')},
+        ),
+        Case(
+            "link-include-long-name",
+            ("check", SPEC),
+            "characters long; the limit is 4096",
+            {SPEC: spec("name: tiny", f"name: tiny\ninclude: [{'y' * 5000}.yaml]")},
+        ),
+        Case(
+            "link-include-directory",
+            ("check", SPEC),
+            "it is a directory",
+            {SPEC: spec("name: tiny", "name: tiny\ninclude: [sub]"), "sub/x.yaml": "archspec: 1\n"},
+        ),
+        Case(
+            "link-include-big-file",
+            ("check", SPEC),
+            "bytes; the limit is 1000000",
+            {SPEC: with_include, "lib.yaml": "archspec: 1\n" + "#" * 1_000_001 + "\n"},
+        ),
+        Case(
+            "link-bundled-missing",
+            ("check", SPEC),
+            "not found",
+            {SPEC: spec("name: tiny", "name: tiny\ninclude: [archspec:nothing_here.yaml]")},
+        ),
+        Case(
+            "link-bundled-escape",
+            ("check", SPEC),
+            "is outside the spec roots",
+            {SPEC: spec("name: tiny", "name: tiny\ninclude: ['archspec:../../../../etc/hostname']")},
+        ),
+    ]
+    return cases
+
+
+def _yaml_cases() -> list[Case]:
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+        f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(9)
+    )
+    texts: dict[str, tuple[str | bytes, str]] = {
+        "alias-bomb": (bomb, "spec expands to more than 50000 YAML nodes"),
+        "deep-brackets": ("x: " + "[" * 100_000, "nested deeper than 64 levels"),
+        "deep-mappings": ("x: " + "{a: " * 5000 + "1" + "}" * 5000, "nested deeper than 64 levels"),
+        "python-tag": ("!!python/object/apply:os.system ['true']\n", "is not allowed in a spec"),
+        "python-name": ("x: !!python/name:os.system\n", "is not allowed in a spec"),
+        "merge-key": ("a: &a {x: 1}\nb: {<<: *a}\n", "merge keys"),
+        "duplicate-key": ("archspec: 1\narchspec: 1\n", "duplicate key 'archspec'"),
+        "not-utf8": (b"archspec: 1\nname: \xff\xfe\n", "spec is not UTF-8 text"),
+        "nul-byte": (b"archspec: 1\nname: a\x00b\n", "is not allowed"),
+        "empty": ("", "spec is empty"),
+        "only-comment": ("# nothing\n", "spec is empty"),
+        "a-list": ("- 1\n- 2\n", "a spec must be a YAML mapping at the top"),
+        "a-scalar": ("just text\n", "a spec must be a YAML mapping at the top"),
+        "unclosed": ("archspec: 1\nname: [tiny\n", "invalid YAML"),
+        "tab-indent": ("archspec: 1\nnetwork:\n\t- {op: conv}\n", "invalid YAML"),
+        "binary-tag": ("archspec: 1\nname: !!binary aGVsbG8=\n", "name"),
+        "timestamp": ("archspec: 1\nname: 2001-12-14\n", "name"),
+        "non-string-key": ("archspec: 1\n1: x\n", "keys must be strings"),
+        "unknown-version": (spec("archspec: 1", "archspec: 99"), "archspec"),
+        "unknown-op": (spec("{op: global_avgpool}", "{op: os_system}"), "os_system"),
+        "name-with-newline": (spec("name: u,", 'name: "u\\n",'), "name"),
+        "name-with-dot": (spec("name: u,", "name: u.v,"), "name"),
+        "name-dunder-import": (spec("name: u,", "name: '__import__(\"os\")',"), "name"),
+        "unknown-reference": (spec("{op: global_avgpool}", "{op: global_avgpool, input: nowhere}"), "nowhere"),
+        "self-reference": (spec("{op: global_avgpool}", "{op: global_avgpool, name: g, input: g}"), "cycle"),
+        "huge-repeat": (spec("name: u, with", "name: u, repeat: 1000000, with"), "would expand to more than 10000"),
+        "nested-repeats": (
+            spec("name: u, with", "name: u, repeat: 3000, with")
+            .replace("network:", "  outer:\n    body:\n      - {block: unit, repeat: 3000, with: {f: 4}}\nnetwork:")
+            .replace("{block: unit, name: u, repeat: 3000", "{block: outer, name: u, repeat: 3000")
+            .replace(", with: {f: $w}}", "}"),
+            "network expands to more than 10000 nodes",
+        ),
+    }
+    return [Case(f"yaml-{name}", ("check", SPEC), error, {SPEC: text}) for name, (text, error) in texts.items()]
+
+
+def _null_device(path: Path) -> None:
+    (path / "null").symlink_to("/dev/null")
+
+
+def _output_cases() -> list[Case]:
+    return [
+        Case(
+            "out-compile-into-directory",
+            ("compile", SPEC, "--backend", "torch", "-o", "d", "--force"),
+            "d is a directory",
+            {SPEC: BASE, "d/keep.txt": "keep"},
+            located=False,
+        ),
+        Case(
+            "out-compile-over-spec",
+            ("compile", SPEC, "--backend", "torch", "-o", SPEC, "--force"),
+            "is an input of this command",
+            {SPEC: BASE},
+            located=False,
+        ),
+        Case(
+            "out-compile-over-include",
+            ("compile", SPEC, "--backend", "tf", "-o", "lib.yaml", "--force"),
+            "is an input of this command",
+            {SPEC: spec("name: tiny", "name: tiny\ninclude: [lib.yaml]"), "lib.yaml": "archspec: 1\nblocks: {}\n"},
+            located=False,
+        ),
+        Case(
+            "out-compile-existing",
+            ("compile", SPEC, "--backend", "torch", "-o", "mine.py"),
+            "mine.py exists; pass --force",
+            {SPEC: BASE, "mine.py": "# my edits\n"},
+            located=False,
+        ),
+        Case(
+            "out-compile-over-dev-null",
+            ("compile", SPEC, "--backend", "torch", "-o", "null", "--force"),
+            "null is not a regular file",
+            {SPEC: BASE},
+            _null_device,
+            located=False,
+        ),
+        Case(
+            "out-compile-missing-directory",
+            ("compile", SPEC, "--backend", "torch", "-o", "no/such/dir/x.py"),
+            "cannot write no/such/dir/x.py",
+            {SPEC: BASE},
+            located=False,
+        ),
+        Case(
+            "out-render-over-spec",
+            ("render", SPEC, "-o", SPEC, "--format", "dot"),
+            "is an input of this command",
+            {SPEC: BASE},
+            located=False,
+        ),
+        Case(
+            "out-render-over-spec-forced",
+            ("render", SPEC, "-o", SPEC, "--format", "dot", "--force"),
+            "is an input of this command",
+            {SPEC: BASE},
+            located=False,
+        ),
+        Case(
+            "out-render-existing",
+            ("render", SPEC, "-o", "mine.dot"),
+            "mine.dot exists; pass --force",
+            {SPEC: BASE, "mine.dot": "digraph {}\n"},
+            located=False,
+        ),
+        Case(
+            "out-render-into-directory",
+            ("render", SPEC, "-o", "d.dot", "--force"),
+            "d.dot is a directory",
+            {SPEC: BASE, "d.dot/keep": "keep"},
+            located=False,
+        ),
+        Case(
+            "out-render-missing-directory",
+            ("render", SPEC, "-o", "no/where.dot"),
+            "cannot write no/where.dot",
+            {SPEC: BASE},
+            located=False,
+        ),
+        Case(
+            "out-convert-over-its-input",
+            ("convert", SPEC, "--from", "neutral", WEIGHTS, "--to", "neutral", WEIGHTS, "--force"),
+            "is an input of this command",
+            {SPEC: BASE},
+            located=False,
+            needs=("weights",),
+        ),
+        Case(
+            "out-convert-over-spec",
+            ("convert", SPEC, "--from", "neutral", WEIGHTS, "--to", "neutral", SPEC, "--force"),
+            "is an input of this command",
+            {SPEC: BASE},
+            located=False,
+            needs=("weights",),
+        ),
+        Case(
+            "out-convert-existing",
+            ("convert", SPEC, "--from", "neutral", WEIGHTS, "--to", "torch", "t.bin"),
+            "t.bin exists; pass --force",
+            {SPEC: BASE, "t.bin": "mine"},
+            located=False,
+            needs=("weights",),
+        ),
+    ]
+
+
+def _safetensors(header: object, data: bytes = b"", length: int | None = None) -> bytes:
+    raw = json.dumps(header).encode()
+    return (len(raw) if length is None else length).to_bytes(8, "little") + raw + data
+
+
+# The neutral weight shapes of BASE, in file order.
+BASE_SHAPES = {
+    "u/conv_0/kernel": [3, 3, 3, 4],
+    "u/conv_0/gamma": [4],
+    "u/conv_0/beta": [4],
+    "u/conv_0/moving_mean": [4],
+    "u/conv_0/moving_variance": [4],
+    "dense_0/kernel": [4, 10],
+    "dense_0/bias": [10],
+}
+
+
+def _complete(shapes: dict[str, list[int]], dtypes: dict[str, str]) -> bytes:
+    """A safetensors file with every key of `shapes`, zero-filled, float32 unless `dtypes` says."""
+    header, offset = {}, 0
+    for key, shape in shapes.items():
+        dtype = dtypes.get(key, "F32")
+        size = 8 if dtype == "I64" else 4
+        for dim in shape:
+            size *= dim
+        header[key] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + size]}
+        offset += size
+    return _safetensors(header, b"\0" * offset)
+
+
+def _weight_cases() -> list[Case]:
+    kernel = "u/conv_0/kernel"
+    files: dict[str, bytes] = {
+        "empty": b"",
+        "short": b"\x01\x02",
+        "header-past-end": _safetensors({}, length=10**12),
+        "header-not-json": b"\x04\x00\x00\x00\x00\x00\x00\x00{{{{",
+        "header-a-list": _safetensors([1, 2]),
+        "offsets-past-end": _safetensors({kernel: {"dtype": "F32", "shape": [1], "data_offsets": [0, 10**9]}}),
+        "negative-shape": _safetensors({kernel: {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}, b"\0" * 4),
+        "size-mismatch": _safetensors({kernel: {"dtype": "F32", "shape": [1000], "data_offsets": [0, 4]}}, b"\0" * 4),
+        "unknown-dtype": _safetensors({kernel: {"dtype": "C64", "shape": [1], "data_offsets": [0, 8]}}, b"\0" * 8),
+        "int-weights": _complete(BASE_SHAPES, {kernel: "I64"}),
+        "lossy-float64": _safetensors(
+            {kernel: {"dtype": "F64", "shape": [1], "data_offsets": [0, 8]}}, struct.pack("<d", 0.1)
+        ),
+        "wrong-keys": _safetensors({"other": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 4),
+    }
+    errors = {
+        "empty": "too short to be safetensors",
+        "short": "too short to be safetensors",
+        "header-past-end": "past the end of the file",
+        "header-not-json": "header is not JSON",
+        "header-a-list": "not a JSON object",
+        "offsets-past-end": "outside the file's data",
+        "negative-shape": "invalid shape",
+        "size-mismatch": "needs 4000",
+        "unknown-dtype": "dtype 'C64'",
+        "int-weights": "holds int64 values; weights are floating point",
+        "lossy-float64": "would lose precision as float32",
+        "wrong-keys": "lack",
+    }
+    cases = []
+    for name, blob in files.items():
+        for command in ("convert", "eval"):
+            cases.append(
+                Case(
+                    f"weights-{name}-{command}",
+                    _command(command),
+                    errors[name],
+                    {SPEC: BASE, WEIGHTS: blob},
+                    located=False,
+                )
+            )
+    cases.append(
+        Case(
+            "weights-directory-eval",
+            _command("eval"),
+            "is neither a checkpoint nor a run directory",
+            {SPEC: BASE, f"{WEIGHTS}/x": "x"},
+            located=False,
+        )
+    )
+    cases.append(
+        Case("weights-fifo-eval", _command("eval"), "is not a regular file", {SPEC: BASE}, _weights_fifo, located=False)
+    )
+    cases.append(
+        Case(
+            "weights-fifo-convert",
+            _command("convert"),
+            "not a regular file",
+            {SPEC: BASE},
+            _weights_fifo,
+            located=False,
+        )
+    )
+    return cases
+
+
+def _weights_fifo(path: Path) -> None:
+    os.mkfifo(path / WEIGHTS)
+
+
+def _tamper(edit: Callable[[dict[str, object]], None], redigest: bool) -> Callable[[Path], None]:
+    """A setup that edits the run's state.json, then (if `redigest`) forges its digest to match."""
+
+    def setup(path: Path) -> None:
+        from backends import checkpoint
+
+        state_path = path / RUN / "checkpoint" / "state.json"
+        state = json.loads(state_path.read_text())
+        edit(state)
+        if redigest:
+            state["state_sha256"] = checkpoint._state_digest(state)
+        state_path.write_text(json.dumps(state))
+
+    return setup
+
+
+def _set(path: tuple[str, ...], value: object) -> Callable[[dict[str, object]], None]:
+    def edit(state: dict[str, object]) -> None:
+        target: dict[str, object] = state
+        for key in path[:-1]:
+            nested = target[key]
+            assert isinstance(nested, dict)
+            target = nested
+        target[path[-1]] = value
+
+    return edit
+
+
+def _state_cases() -> list[Case]:
+    edits = {
+        "run-a-list": (_set(("run",), [1, 2]), "unusable run settings"),
+        "input-size-strings": (_set(("run", "input_size"), ["a", "b"]), "input_size must be two whole numbers"),
+        "input-size-huge": (_set(("run", "input_size"), [100000, 100000]), "input_size must be two whole numbers"),
+        "epochs-negative": (_set(("run", "epochs"), -3), "epochs must be a positive whole number"),
+        "recipe-nan": (_set(("run", "recipe", "learning_rate"), float("nan")), "must be a known, finite number"),
+        "position-string": (_set(("position", "step"), "7"), "an unusable position"),
+    }
+    cases = []
+    for name, (edit, error) in edits.items():
+        for command, argv in (
+            ("resume", ("train", SPEC, "--data", "digits", "--epochs", "2", "--limit", "32", "--out", RUN, "--resume")),
+            ("eval", ("eval", SPEC, "--weights", RUN, "--data", "digits", "--limit", "16")),
+        ):
+            cases.append(
+                Case(
+                    f"state-{name}-forged-{command}",
+                    argv,
+                    error,
+                    {SPEC: BASE},
+                    _tamper(edit, True),
+                    located=False,
+                    needs=("run",),
+                )
+            )
+            cases.append(
+                Case(
+                    f"state-{name}-{command}",
+                    argv,
+                    "does not match its own sha256",
+                    {SPEC: BASE},
+                    _tamper(edit, False),
+                    located=False,
+                    needs=("run",),
+                )
+            )
+    return cases
+
+
+def _train_cases() -> list[Case]:
+    train = ("train", SPEC, "--data", "digits", "--epochs", "1", "--limit", "32")
+    return [
+        Case(
+            "train-out-is-a-file",
+            (*train, "--out", "f"),
+            "f exists and is not a directory",
+            {SPEC: BASE, "f": "x"},
+            located=False,
+        ),
+        Case(
+            "train-resume-foreign-dir",
+            (*train, "--out", "d", "--resume"),
+            "holds files no run wrote",
+            {SPEC: BASE, "d/mine.txt": "mine"},
+            located=False,
+        ),
+        Case(
+            "train-not-empty",
+            (*train, "--out", "d"),
+            "d is not empty",
+            {SPEC: BASE, "d/mine.txt": "mine"},
+            located=False,
+        ),
+        Case(
+            "train-data-missing",
+            ("train", SPEC, "--data", "no/such/images", "--out", "r"),
+            "no/such/images",
+            {SPEC: BASE},
+            located=False,
+        ),
+        Case(
+            "train-batch-zero",
+            (*train, "--batch-size", "0"),
+            "expected a positive whole number",
+            {SPEC: BASE},
+            code=2,
+            located=False,
+        ),
+        Case("train-input-zero", (*train, "--input", "0x16"), "expected HxW", {SPEC: BASE}, code=2, located=False),
+        Case(
+            "train-input-huge",
+            (*train, "--input", "100000x100000", "--out", "r"),
+            "elements; the limit is",
+            {SPEC: BASE},
+        ),
+        Case(
+            "train-out-of-memory",
+            (*train, "--batch-size", "100000", "--input", "8000x8000", "--out", "r"),
+            "use a smaller --batch-size or --input",
+            {SPEC: BASE},
+            located=False,
+        ),
+        Case(
+            "train-wrong-classes",
+            (*train, "--out", "r"),
+            "classes",
+            {SPEC: spec("units: 10", "units: 7")},
+            located=False,
+        ),
+        Case(
+            "eval-crops-bad",
+            ("eval", SPEC, "--weights", WEIGHTS, "--data", "digits", "--crops", "7"),
+            "invalid choice",
+            {SPEC: BASE},
+            code=2,
+            located=False,
+            needs=("weights",),
+        ),
+        Case(
+            "eval-ensemble-missing",
+            ("eval", SPEC, "--weights", WEIGHTS, "--data", "digits", "--ensemble", "no.st"),
+            "does not exist",
+            {SPEC: BASE},
+            located=False,
+            needs=("weights",),
+        ),
+        Case("list-no-match", ("list", "zzz*"), "no bundled spec matches", located=False),
+        Case(
+            "summary-bad-input",
+            ("summary", SPEC, "--input", "1x1x-3"),
+            "expected HxWxC",
+            {SPEC: BASE},
+            code=2,
+            located=False,
+        ),
+        Case(
+            "render-unknown-block",
+            ("render", SPEC, "--block", "nope", "-o", "x.dot"),
+            "no block type or step named 'nope'",
+            {SPEC: BASE},
+            code=2,
+            located=False,
+        ),
+    ]
+
+
+def corpus() -> list[Case]:
+    cases = [
+        *_path_cases(),
+        *_number_cases(),
+        *_link_cases(),
+        *_yaml_cases(),
+        *_output_cases(),
+        *_weight_cases(),
+        *_state_cases(),
+        *_train_cases(),
+    ]
+    names = [case.name for case in cases]
+    assert len(names) == len(set(names)), "case names are unique"
+    return cases
