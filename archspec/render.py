@@ -16,6 +16,7 @@ Everything here is a pure function of the Spec, returning text; only `to_image` 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from archspec.ir import Node, Step
+from archspec.limits import MAX_DRAWN_NODES
 from archspec.ops import OpGroup
 from archspec.shapes import fmt
 
@@ -82,6 +84,9 @@ def quote(text: str) -> str:
 
 def attr_list(attrs: dict[str, str]) -> str:
     return "[" + ", ".join(f"{key}={quote(value)}" for key, value in attrs.items()) + "]"
+
+
+_NODE_STATEMENT = re.compile(r'\s*"(?:[^"\\]|\\.)*" \[')  # what node_line writes; an edge has "->" first
 
 
 def node_line(node_id: str, attrs: dict[str, str]) -> str:
@@ -385,6 +390,12 @@ def to_image(dot_text: str, fmt_name: str, timeout: float = 600.0) -> bytes:
         return dot_text.encode("utf-8")
     if fmt_name not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt_name!r}")
+    boxes = sum(1 for line in dot_text.splitlines() if _NODE_STATEMENT.match(line))
+    if boxes > MAX_DRAWN_NODES:  # dot's layout grows much faster than linearly: minutes, then hours
+        raise RenderError(
+            f"this view has {boxes} boxes, more than Graphviz lays out in reasonable time (limit "
+            f"{MAX_DRAWN_NODES}); draw --level blocks or one --block, or write --format dot"
+        )
     program = shutil.which("dot")
     if program is None:
         raise RenderError(

@@ -382,6 +382,13 @@ def _output_cases() -> list[Case]:
             located=False,
         ),
         Case(
+            "out-render-too-many-boxes",
+            ("render", SPEC, "--level", "layers", "-o", "big.svg"),
+            "more than Graphviz lays out in reasonable time",
+            {SPEC: spec("name: u, with", "name: u, repeat: 3000, with")},
+            located=False,
+        ),
+        Case(
             "out-render-missing-directory",
             ("render", SPEC, "-o", "no/where.dot"),
             "cannot write no/where.dot",
