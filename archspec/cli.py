@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -253,9 +254,39 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got '{text}'")
+    if not (text.isascii() and text.isdigit()) or len(text) > 15 or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number below 10^15, got '{text[:40]}'")
     return int(text)
+
+
+def _seed(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or int(text) >= 2**32:
+        raise argparse.ArgumentTypeError(f"expected a seed from 0 to 2^32 - 1, got '{text[:40]}'")
+    return int(text)
+
+
+def _workers(text: str) -> int:
+    """Data-loading processes: at most four per CPU, so that a typo cannot start thousands."""
+    most = 4 * (os.cpu_count() or 1)
+    if not (text.isascii() and text.isdigit()) or len(text) > 6 or int(text) > most:
+        raise argparse.ArgumentTypeError(f"expected a number of processes from 0 to {most}, got '{text[:40]}'")
+    return int(text)
+
+
+def _real(low: float, high: float, low_open: bool = False) -> Callable[[str], float]:
+    """A parser of finite numbers in [low, high) ((low, high) when `low_open`)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and (value > low if low_open else value >= low) and value < high):
+            interval = f"{'(' if low_open else '['}{low:g}, {high:g})"
+            raise argparse.ArgumentTypeError(f"expected a number in {interval}, got '{text[:40]}'")
+        return value
+
+    return parse
 
 
 def _load_at(path: str, size: tuple[int, int] | None) -> archspec.Spec:
@@ -284,12 +315,6 @@ def _saved_run(out: Path, saved: dict[str, Any]) -> Any:
         return Run.from_json(saved)
     except (KeyError, TypeError, ValueError):
         raise CheckpointError(f"the checkpoint in {out} is corrupt: its run settings are unreadable") from None
-
-
-def _count(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'")
-    return int(text)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -468,12 +493,12 @@ def parser() -> argparse.ArgumentParser:
         help="torch.compile the whole model (default), or each block on its own: one compilation per block type",
     )  # fmt: skip
     fit.add_argument("--amp", choices=("bf16",), help="mixed precision: bfloat16 autocast")
-    fit.add_argument("--seed", type=int, help="seed of weights, data order and crops (default 0)")
-    fit.add_argument("--lr", type=float, help="initial learning rate (default 0.045)")
-    fit.add_argument("--label-smoothing", type=float, help="label smoothing (default 0; Inception-v3 used 0.1)")
-    fit.add_argument("--aux-weight", type=float, help="loss weight of auxiliary heads (default 0.4)")
+    fit.add_argument("--seed", type=_seed, help="seed of weights, data order and crops (default 0)")
+    fit.add_argument("--lr", type=_real(0, 1e3, low_open=True), help="initial learning rate (default 0.045)")
+    fit.add_argument("--label-smoothing", type=_real(0, 1), help="label smoothing (default 0; Inception-v3 used 0.1)")
+    fit.add_argument("--aux-weight", type=_real(0, 1e3), help="loss weight of auxiliary heads (default 0.4)")
     fit.add_argument("--limit", type=_positive, metavar="N", help="at most N training and N validation images")
-    fit.add_argument("--workers", type=_count, default=0, help="data-loading processes (default 0: in the trainer)")
+    fit.add_argument("--workers", type=_workers, default=0, help="data-loading processes (default 0: in the trainer)")
     fit.set_defaults(run=cmd_train)
 
     score = commands.add_parser("eval", help="top-1 and top-5 error of trained weights, 1, 12 or 144 crops")
@@ -485,7 +510,7 @@ def parser() -> argparse.ArgumentParser:
     score.add_argument("--ensemble", nargs="+", default=[], metavar="FILE", help="more weights; softmax averaged")
     score.add_argument("--input", type=_size, metavar="HxW", help="input height and width instead of the spec's")
     score.add_argument("--limit", type=_positive, metavar="N", help="at most N images (as train --limit)")
-    score.add_argument("--workers", type=_count, default=0, help="data-loading processes")
+    score.add_argument("--workers", type=_workers, default=0, help="data-loading processes")
     score.add_argument("--format", choices=("text", "json"), default="text")
     score.set_defaults(run=cmd_eval)
 

@@ -68,8 +68,8 @@ class Run:
                 raise ValueError(f"{name} must be a positive whole number")
         if values.get("limit") is not None and not _whole(values["limit"]):
             raise ValueError("limit must be a positive whole number or null")
-        if "seed" in values and type(values["seed"]) is not int:
-            raise ValueError("seed must be a whole number")
+        if "seed" in values and not (type(values["seed"]) is int and 0 <= values["seed"] < 2**32):
+            raise ValueError("seed must be a whole number from 0 to 2^32 - 1")
         recipe = values.get("recipe", {})
         if not isinstance(recipe, dict):
             raise TypeError("the recipe is not a mapping")

@@ -632,6 +632,28 @@ def _train_cases() -> list[Case]:
             code=2,
             located=False,
         ),
+        *(
+            Case(
+                f"train-arg-{flag.strip('-')}-{value}",
+                (*train, flag, value),
+                error,
+                {SPEC: BASE},
+                code=2,
+                located=False,
+            )
+            for flag, value, error in (
+                ("--seed", "-1", "expected a seed from 0 to 2^32 - 1"),
+                ("--seed", "99999999999999999999999", "expected a seed from 0 to 2^32 - 1"),
+                ("--lr", "nan", "expected a number in (0, 1000)"),
+                ("--lr", "0", "expected a number in (0, 1000)"),
+                ("--lr", "inf", "expected a number in (0, 1000)"),
+                ("--label-smoothing", "1.5", "expected a number in [0, 1)"),
+                ("--aux-weight", "-1", "expected a number in [0, 1000)"),
+                ("--workers", "100000", "expected a number of processes from 0 to"),
+                ("--epochs", "1" + "0" * 20, "expected a positive whole number below 10^15"),
+                ("--limit", "²", "expected a positive whole number below 10^15"),
+            )
+        ),
         Case("train-input-zero", (*train, "--input", "0x16"), "expected HxW", {SPEC: BASE}, code=2, located=False),
         Case(
             "train-input-huge",
