@@ -54,3 +54,33 @@ def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe.safetensors")
     with pytest.raises(ValueError, match="not a regular file"):
         tensor_file.read(tmp_path / "pipe.safetensors")
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float8_e4m3fn", "float16"])
+def test_convert_and_eval_take_low_precision_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], dtype: str
+) -> None:
+    """A neutral file of the right keys and shapes in a narrower float converts and evaluates."""
+    from hostile import BASE, SPEC
+
+    import archspec
+    from archspec import cli
+    from backends import weights as neutral
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / SPEC).write_text(BASE)
+    spec = archspec.load(tmp_path / SPEC)
+    generator = torch.Generator().manual_seed(0)
+    narrow = {
+        key: (torch.rand(shape, generator=generator) + 0.5).to(getattr(torch, dtype))
+        for key, shape in neutral.expected_shapes(spec).items()
+    }
+    safetensors_torch.save_file(narrow, str(tmp_path / "narrow.safetensors"))
+    argv = ["convert", SPEC, "--from", "neutral", "narrow.safetensors", "--to", "neutral", "wide.safetensors"]
+    assert cli.main(argv) == 0, capsys.readouterr().err
+    wide = neutral.load(tmp_path / "wide.safetensors")
+    for key, tensor in narrow.items():
+        np.testing.assert_array_equal(wide[key], tensor.float().numpy())
+    argv = ["eval", SPEC, "--weights", "narrow.safetensors", "--data", "digits", "--limit", "16"]
+    assert cli.main(argv) == 0, capsys.readouterr().err
+    assert "top-1 error" in capsys.readouterr().out
