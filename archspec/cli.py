@@ -26,7 +26,7 @@ from backends import BACKENDS
 
 
 def _shape(text: str) -> tuple[int, int, int]:
-    match = re.fullmatch(r"(\d+)x(\d+)x(\d+)", text.strip())
+    match = re.fullmatch(r"([0-9]{1,16})x([0-9]{1,16})x([0-9]{1,16})", text.strip())
     if not match or 0 in (dims := tuple(int(g) for g in match.groups())):
         raise argparse.ArgumentTypeError(f"expected HxWxC such as 299x299x3, got '{text}'")
     return dims[0], dims[1], dims[2]
@@ -247,7 +247,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def _size(text: str) -> tuple[int, int]:
-    match = re.fullmatch(r"(\d+)x(\d+)", text.strip())
+    match = re.fullmatch(r"([0-9]{1,16})x([0-9]{1,16})", text.strip())
     if not match or 0 in (dims := tuple(int(g) for g in match.groups())):
         raise argparse.ArgumentTypeError(f"expected HxW such as 299x299, got '{text}'")
     return dims[0], dims[1]

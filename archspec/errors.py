@@ -24,8 +24,19 @@ class Diagnostic:
     hint: str | None = None
 
     def format(self) -> str:
-        text = f"{self.pos}: error: {self.message}"
-        return text + (f"\n  hint: {self.hint}" if self.hint else "")
+        text = f"{self.pos}: error: {_bounded(self.message)}"
+        return text + (f"\n  hint: {_bounded(self.hint)}" if self.hint else "")
+
+
+MAX_MESSAGE = 1000  # characters: a message quotes what the spec wrote, which may be a megabyte
+
+
+def _bounded(text: str) -> str:
+    """One line of at most about MAX_MESSAGE characters, cut in the middle where longer."""
+    text = " ".join(text.splitlines())
+    if len(text) <= MAX_MESSAGE:
+        return text
+    return f"{text[: MAX_MESSAGE // 2]} [... {len(text) - MAX_MESSAGE} characters ...] {text[-MAX_MESSAGE // 2 :]}"
 
 
 class SpecError(Exception):

@@ -151,7 +151,10 @@ class _Expander:
             pos = self.doc.pos
         else:
             pos = spec_input.at("shape")
-            shape = override or self._canonical("input", {"shape": spec_input["shape"]}, {"shape": pos})["shape"]
+            try:
+                shape = override or self._canonical("input", {"shape": spec_input["shape"]}, {"shape": pos})["shape"]
+            except _Abandon:  # reported; the rest of the network is still checked
+                shape = (1, 1, 1)
         root.names["input"] = "input"
         self.pending.append(_Pending("input", "input", [], {"shape": shape}, pos, {"shape": pos}, ("input", "input")))
 

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from archspec.limits import MAX_INT, MAX_INT_TEXT, brief
+
 ACTIVATIONS = ("relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "softmax", "none")
 PADDINGS = ("valid", "same")
 
@@ -98,12 +100,23 @@ def weight_shapes(op: str, attrs: Mapping[str, Any], in_width: int) -> dict[str,
 
 def _positive_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise AttrError(f"must be a positive integer, got {value!r}")
+        raise AttrError(f"must be a positive integer, got {shown(value)}")
+    if value > MAX_INT:
+        raise AttrError(f"is {brief(value)}, more than {MAX_INT_TEXT}")
     return value
 
 
+def shown(value: Any) -> str:
+    """A value as a message shows it: repr'd, and cut short when long (it may be a megabyte)."""
+    text = repr(value) if not isinstance(value, int) or isinstance(value, bool) else brief(value)
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
+
+
+_DIGITS = "[0-9]{1,16}"  # a size written in 'HxW' text: ASCII digits, never a huge number to convert
+
+
 def _pair(value: Any) -> tuple[int, int]:
-    if isinstance(value, str) and (m := re.fullmatch(r"\s*(\d+)\s*x\s*(\d+)\s*", value)):
+    if isinstance(value, str) and (m := re.fullmatch(rf"\s*({_DIGITS})\s*x\s*({_DIGITS})\s*", value)):
         pair = (int(m.group(1)), int(m.group(2)))
     elif isinstance(value, list) and len(value) == 2:
         pair = (value[0], value[1])
@@ -112,13 +125,13 @@ def _pair(value: Any) -> tuple[int, int]:
     try:
         return (_positive_int(pair[0]), _positive_int(pair[1]))
     except AttrError:
-        raise AttrError(f"must be a positive integer, 'HxW' or [H, W], got {value!r}") from None
+        raise AttrError(f"must be a positive integer, 'HxW' or [H, W], got {shown(value)}") from None
 
 
 def _choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         if value not in choices:
-            raise AttrError(f"must be one of {', '.join(choices)}, got {value!r}")
+            raise AttrError(f"must be one of {', '.join(choices)}, got {shown(value)}")
         return str(value)
 
     return check
@@ -126,20 +139,20 @@ def _choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
 
 def _bool(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise AttrError(f"must be true or false, got {value!r}")
+        raise AttrError(f"must be true or false, got {shown(value)}")
     return value
 
 
 def _number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise AttrError(f"must be a number, got {value!r}")
+        raise AttrError(f"must be a number, got {shown(value)}")
     return float(value)
 
 
 def _rate(value: Any) -> float:
     rate = _number(value)
     if not 0.0 <= rate < 1.0:
-        raise AttrError(f"must be in [0, 1), got {value!r}")
+        raise AttrError(f"must be in [0, 1), got {shown(value)}")
     return rate
 
 
@@ -149,7 +162,7 @@ def _batch_norm(value: Any) -> BatchNorm | None:
     if value is True:
         return BatchNorm()
     if not isinstance(value, dict):
-        raise AttrError(f"must be true, false or a mapping of eps, momentum, scale, center; got {value!r}")
+        raise AttrError(f"must be true, false or a mapping of eps, momentum, scale, center; got {shown(value)}")
     eps = _number(value.get("eps", BatchNorm.eps))
     momentum = _number(value.get("momentum", BatchNorm.momentum))
     if eps <= 0 or not 0.0 <= momentum <= 1.0:
@@ -160,10 +173,10 @@ def _batch_norm(value: Any) -> BatchNorm | None:
 
 
 def _shape(value: Any) -> tuple[int, int, int]:
-    if isinstance(value, str) and (m := re.fullmatch(r"\s*(\d+)\s*x\s*(\d+)\s*x\s*(\d+)\s*", value)):
+    if isinstance(value, str) and (m := re.fullmatch(rf"\s*({_DIGITS})\s*x\s*({_DIGITS})\s*x\s*({_DIGITS})\s*", value)):
         value = [int(g) for g in m.groups()]
     if not isinstance(value, list) or len(value) != 3:
-        raise AttrError(f"must be [H, W, C] or 'HxWxC', got {value!r}")
+        raise AttrError(f"must be [H, W, C] or 'HxWxC', got {shown(value)}")
     h, w, c = (_positive_int(v) for v in value)
     return (h, w, c)
 

@@ -96,6 +96,7 @@ def check_outcome(case: Case, code: int | str | None, err: str, before: dict[str
     elif case.code == 1:
         assert first.startswith("error: "), first
     assert case.error in first, first
+    assert len(first) < 1200, f"a line of {len(first)} characters"
     changed = sorted(name for name, digest in before.items() if after.get(name) != digest)
     assert not changed, f"changed or removed: {changed}"
     partial = sorted(name for name in set(after) - set(before) if ".partial" in name)
