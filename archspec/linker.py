@@ -118,7 +118,17 @@ class Linker:
             holder["blocks"] = blocks
             holder.key_pos["blocks"] = holder.value_pos["blocks"] = tree.pos
             own = merge(holder, own, tree.pos)
-        return merge(base, own, tree.pos)
+        merged = merge(base, own, tree.pos)
+        if "extends" in tree:  # a variant may override part of a block; the whole must have a body
+            for name, block in merged.get("blocks", {}).items():
+                if isinstance(block, Map) and "body" not in block:
+                    errors.error(
+                        merged["blocks"].key_pos.get(name, tree.pos),
+                        f"block '{name}' has no 'body', here or in the spec it extends",
+                        hint="a variant's block without a body overrides only the params or description of the base's",
+                    )
+            errors.raise_if_any()
+        return merged
 
     def _find(self, name: str, base_dir: Path, where: Pos) -> Path:
         if name.startswith(BUNDLED_PREFIX):

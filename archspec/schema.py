@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from functools import cache
 from pathlib import Path
@@ -24,8 +25,15 @@ def schema() -> dict[str, Any]:
 
 
 @cache
-def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(schema())
+def _validator(variant: bool = False) -> jsonschema.Draft202012Validator:
+    """The schema's validator; for a variant (a file with `extends`), a block may leave out its
+    `body`: it then overrides only what it gives (its params, its description) of the base's
+    block, and the linker checks that the merged block has a body."""
+    rules = schema()
+    if variant:
+        rules = copy.deepcopy(rules)
+        rules["$defs"]["block"]["required"] = []
+    return jsonschema.Draft202012Validator(rules)
 
 
 def validate(tree: Any, file_pos: Pos) -> list[Diagnostic]:
@@ -33,7 +41,7 @@ def validate(tree: Any, file_pos: Pos) -> list[Diagnostic]:
     if not isinstance(tree, Map):
         return [Diagnostic(position_of(tree, file_pos), "a spec must be a YAML mapping at the top")]
     found = []
-    for error in _validator().iter_errors(tree):
+    for error in _validator("extends" in tree).iter_errors(tree):
         found.extend(_explain(error, tree))
     return found
 

@@ -197,6 +197,55 @@ def test_variant_extends_and_overrides() -> None:
     assert base.params - small.params == 2 * 317_632 + 4 * 2_936_256 + 2 * 4_553_088 + 1_537_000 - 15_370
 
 
+VARIANT_BASE = """\
+archspec: 1
+name: base
+input: {shape: [16, 16, 3]}
+blocks:
+  unit:
+    description: one conv
+    params: {f: 4, k: 3}
+    body:
+      - {op: conv, filters: $f, kernel: $k}
+network:
+  - {block: unit, name: u}
+  - {op: global_avgpool}
+  - {op: dense, units: 10}
+"""
+
+
+def test_a_variant_may_override_only_a_blocks_params_or_description(tmp_path: Path) -> None:
+    """As the README promises, a mapping merges: a block without a body keeps the base's body."""
+    (tmp_path / "base.yaml").write_text(VARIANT_BASE)
+    (tmp_path / "wide.yaml").write_text(
+        "archspec: 1\nextends: base.yaml\nname: wide\nblocks:\n  unit:\n    params: {f: 8}\n"
+    )
+    (tmp_path / "told.yaml").write_text(
+        "archspec: 1\nextends: base.yaml\nname: told\nblocks:\n  unit: {description: a conv}\n"
+    )
+    base, wide = archspec.load(tmp_path / "base.yaml"), archspec.load(tmp_path / "wide.yaml")
+    assert base.shapes["u/conv_0"] == (16, 16, 4) and wide.shapes["u/conv_0"] == (16, 16, 8)
+    assert wide.node("u/conv_0").attrs["kernel"] == (3, 3)  # the param not given keeps the base's value
+    assert archspec.load(tmp_path / "told.yaml").params == base.params
+
+
+def test_a_variant_block_without_a_body_anywhere_is_located(tmp_path: Path) -> None:
+    (tmp_path / "base.yaml").write_text(VARIANT_BASE)
+    (tmp_path / "new.yaml").write_text(
+        "archspec: 1\nextends: base.yaml\nname: new\nblocks:\n  other:\n    params: {f: 8}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        archspec.load(tmp_path / "new.yaml")
+    (diagnostic,) = caught.value.diagnostics
+    assert (diagnostic.pos.line, diagnostic.pos.col) == (5, 3)
+    assert diagnostic.message == "block 'other' has no 'body', here or in the spec it extends"
+    (tmp_path / "alone.yaml").write_text(
+        VARIANT_BASE.replace("    body:\n      - {op: conv, filters: $f, kernel: $k}\n", "")
+    )
+    with pytest.raises(SpecError, match="'unit' needs 'body'"):  # without extends, a block is whole
+        archspec.load(tmp_path / "alone.yaml")
+
+
 def test_input_shape_override() -> None:
     spec = archspec.load(ROOT / "specs" / "inception_v3.yaml", input_shape=(331, 331, 3))
     assert spec.input_shape == (331, 331, 3)
