@@ -21,6 +21,7 @@ from archspec.ir import Node, Step
 from archspec.linker import Linker, display_name, resolve
 from archspec.lint import lint
 from archspec.shapes import Shape, infer
+from archspec.summary import summarize
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,8 +73,6 @@ class Spec:
         return self  # immutable: copies of a model (an EMA, say) share their spec
 
     def summary(self) -> dict[str, Any]:
-        from archspec.summary import summarize
-
         return summarize(self)
 
 

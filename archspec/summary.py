@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
-from archspec.shapes import fmt
+from archspec.cost import Cost
+from archspec.ir import Node, Step
+from archspec.shapes import Shape, fmt
 
-if TYPE_CHECKING:
-    from archspec.spec import Spec
+
+class Checked(Protocol):
+    """What a summary reads of a checked network (an archspec.Spec): this module depends on the
+    pipeline's data, and the pipeline's Spec on this module, never the other way round."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def shapes(self) -> Mapping[str, Shape]: ...
+    @property
+    def costs(self) -> Mapping[str, Cost]: ...
+    @property
+    def steps(self) -> Sequence[Step]: ...
+    @property
+    def nodes(self) -> Sequence[Node]: ...
+    @property
+    def input_shape(self) -> Shape: ...
+    @property
+    def output_shape(self) -> Shape: ...
+    @property
+    def params(self) -> int: ...
+    @property
+    def macs(self) -> int: ...
 
 
-def summarize(spec: Spec) -> dict[str, Any]:
+def summarize(spec: Checked) -> dict[str, Any]:
     blocks = [
         {
             "name": step.name,

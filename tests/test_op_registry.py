@@ -101,3 +101,25 @@ def test_an_unknown_kind_is_refused_by_each_emitter() -> None:
         torch_codegen._expression(node, ["x"], {}, "")
     with pytest.raises(blocks.CodegenError, match="no_such_op"):
         tf_codegen._statement(node, "out", ["x"], {}, "'n'")
+
+
+def test_the_front_end_modules_import_one_another_without_cycles() -> None:
+    """Every import between archspec's modules, lazy and type-only ones included, goes one way:
+    the pipeline's stages form layers (ops, ir, shapes, cost, summary, spec, cli), none reaching back."""
+    import ast
+
+    import networkx as nx
+
+    package = Path(__file__).resolve().parent.parent / "archspec"
+    imports = nx.DiGraph()
+    for path in package.glob("*.py"):
+        module = f"archspec.{path.stem}"
+        imports.add_node(module)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("archspec."):
+                imports.add_edge(module, node.module)
+            elif isinstance(node, ast.ImportFrom) and node.module == "archspec":
+                imports.add_edges_from((module, f"archspec.{alias.name}") for alias in node.names)
+    imports.remove_nodes_from(["archspec.__init__", "archspec.__main__"])
+    assert imports.number_of_edges() > 20
+    assert list(nx.simple_cycles(imports)) == []
