@@ -231,8 +231,14 @@ def cmd_convert(args: argparse.Namespace) -> int:
         return 1
     from safetensors import SafetensorError
 
+    from backends import BackendError
+
     try:
         weights = convert.read(source_format, source, spec)
+    except BackendError as exc:  # arrays that do not fit the spec, at the op they belong to
+        where = f"{exc.pos}: error: " if exc.pos else "error: "
+        print(f"{where}{source} does not fit {spec.name}: {_brief(exc)}", file=sys.stderr)
+        return 1
     except (OSError, ValueError, RuntimeError, SafetensorError) as exc:  # a file that is not what it says
         print(f"error: cannot read {source} as {source_format} weights of {spec.name}: {_brief(exc)}", file=sys.stderr)
         return 1
@@ -388,7 +394,7 @@ def _train(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     """Top-1 and top-5 error of weights (or an ensemble of them) on a data set, with 1, 12 or 144
     crops. Exit 1 for spec, data or weight errors."""
-    from backends import checkpoint, data
+    from backends import BackendError, checkpoint, data
 
     try:
         spec = _load_at(args.spec, args.input)
@@ -401,6 +407,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         data.check_classes(images, spec.output_shape[-1], args.data)
     except SpecError as exc:
         print(exc, file=sys.stderr)
+        return 1
+    except BackendError as exc:  # weights that do not fit, at the op they belong to
+        print(f"{exc.pos}: error: {exc}" if exc.pos else f"error: {exc}", file=sys.stderr)
         return 1
     except _run_errors() as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from backends import BackendError
 from backends import weights as neutral
 
 if TYPE_CHECKING:
@@ -234,6 +235,6 @@ def weights_at(path: Path, spec: Spec) -> tuple[dict[str, np.ndarray], dict[str,
         raise CheckpointError(f"cannot read {path} as a safetensors weight file: {exc}") from None
     try:
         neutral.check(spec, arrays)
-    except ValueError as exc:
-        raise CheckpointError(f"{path} does not fit: {exc}") from None
+    except BackendError as exc:  # kept a BackendError: it has the spec line of the op
+        raise BackendError(f"{path} does not fit: {exc}", exc.pos) from None
     return arrays, None

@@ -44,18 +44,22 @@ def expected_shapes(spec: Spec) -> dict[str, tuple[int, ...]]:
 
 
 def check(spec: Spec, weights: dict[str, np.ndarray]) -> None:
-    """Raise ValueError naming the first missing, unexpected or misshapen array."""
+    """Raise BackendError (a ValueError) naming the first missing, unexpected or misshapen array,
+    at the spec line of the op it belongs to."""
+    from backends import BackendError
+
     wanted = expected_shapes(spec)
     for name, shape in wanted.items():
+        pos = spec.node(name.rsplit("/", 1)[0]).pos
         if name not in weights:
-            raise ValueError(f"weights for '{spec.name}' lack '{name}' {shape}")
+            raise BackendError(f"weights for '{spec.name}' lack '{name}' {shape}", pos)
         if tuple(weights[name].shape) != shape:
-            raise ValueError(f"'{name}' has shape {tuple(weights[name].shape)}, the spec needs {shape}")
+            raise BackendError(f"'{name}' has shape {tuple(weights[name].shape)}, the spec needs {shape}", pos)
         if getattr(weights[name], "dtype", None) is not None and weights[name].dtype.kind != "f":
-            raise ValueError(f"'{name}' holds {weights[name].dtype} values; weights are floating point")
+            raise BackendError(f"'{name}' holds {weights[name].dtype} values; weights are floating point", pos)
     extra = sorted(set(weights) - set(wanted))
     if extra:
-        raise ValueError(f"weights have {len(extra)} arrays the spec does not use, first '{extra[0]}'")
+        raise BackendError(f"weights have {len(extra)} arrays the spec does not use, first '{extra[0]}'")
 
 
 def save(weights: dict[str, np.ndarray], path: Path | str) -> None:

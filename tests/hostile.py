@@ -458,6 +458,9 @@ def _complete(shapes: dict[str, list[int]], dtypes: dict[str, str]) -> bytes:
     return _safetensors(header, b"\0" * offset)
 
 
+LOCATED_WEIGHTS = ("int-weights", "wrong-keys", "wrong-shape")  # an extra array has no op
+
+
 def _weight_cases() -> list[Case]:
     kernel = "u/conv_0/kernel"
     files: dict[str, bytes] = {
@@ -475,6 +478,8 @@ def _weight_cases() -> list[Case]:
             {kernel: {"dtype": "F64", "shape": [1], "data_offsets": [0, 8]}}, struct.pack("<d", 0.1)
         ),
         "wrong-keys": _safetensors({"other": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 4),
+        "extra-key": _complete({**BASE_SHAPES, "u/conv_9/kernel": [1]}, {}),
+        "wrong-shape": _complete({**BASE_SHAPES, "dense_0/kernel": [4, 11]}, {}),
     }
     errors = {
         "empty": "too short to be safetensors",
@@ -489,6 +494,8 @@ def _weight_cases() -> list[Case]:
         "int-weights": "holds int64 values; weights are floating point",
         "lossy-float64": "would lose precision as float32",
         "wrong-keys": "lack",
+        "extra-key": "arrays the spec does not use, first 'u/conv_9/kernel'",
+        "wrong-shape": "'dense_0/kernel' has shape (4, 11), the spec needs (4, 10)",
     }
     cases = []
     for name, blob in files.items():
@@ -499,7 +506,7 @@ def _weight_cases() -> list[Case]:
                     _command(command),
                     errors[name],
                     {SPEC: BASE, WEIGHTS: blob},
-                    located=False,
+                    located=name in LOCATED_WEIGHTS,  # arrays that do not fit: at their op's line
                 )
             )
     cases.append(
