@@ -305,17 +305,17 @@ def _load_at(path: str, size: tuple[int, int] | None) -> archspec.Spec:
 
 def _run_errors() -> tuple[type[Exception], ...]:
     """The errors of training and evaluation that are the user's to fix: one line, exit 1."""
-    from backends.checkpoint import CheckpointError
-    from backends.data import DataError
-    from backends.runs import TrainingError
+    from backends.training.checkpoint import CheckpointError
+    from backends.training.data import DataError
+    from backends.training.runs import TrainingError
 
     return (DataError, CheckpointError, TrainingError)
 
 
 def _saved_run(out: Path, saved: dict[str, Any]) -> Any:
     """The settings a run's checkpoint records, as a recipe.Run."""
-    from backends.checkpoint import CheckpointError
-    from backends.recipe import Run
+    from backends.training.checkpoint import CheckpointError
+    from backends.training.recipe import Run
 
     try:
         return Run.from_json(saved)
@@ -328,15 +328,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     output-directory errors, 128 + N when stopped by signal N (a checkpoint was written first).
     SIGINT and SIGTERM are caught from here on: one that comes while the run starts up stops it
     cleanly after its first step, instead of killing it."""
-    from backends.runs import StopSignals
+    from backends.training.runs import StopSignals
 
     with StopSignals():
         return _train(args)
 
 
 def _train(args: argparse.Namespace) -> int:
-    from backends import checkpoint
-    from backends.recipe import settle
+    from backends.training import checkpoint
+    from backends.training.recipe import settle
 
     try:
         spec = _load_at(args.spec, args.input)
@@ -364,7 +364,7 @@ def _train(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     from backends import backend
-    from backends.runs import Options
+    from backends.training.runs import Options
 
     options = Options(
         out=out, resume=args.resume, overwrite=args.overwrite, workers=args.workers, compile=args.compile,
@@ -394,7 +394,8 @@ def _train(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     """Top-1 and top-5 error of weights (or an ensemble of them) on a data set, with 1, 12 or 144
     crops. Exit 1 for spec, data or weight errors."""
-    from backends import BackendError, checkpoint, data
+    from backends import BackendError
+    from backends.training import checkpoint, data
 
     try:
         spec = _load_at(args.spec, args.input)

@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 
     from archspec.errors import Pos
     from archspec.spec import Spec
-    from backends.data import ImageSet
-    from backends.recipe import Run
-    from backends.runs import Options, Outcome
+    from backends.training.data import ImageSet
+    from backends.training.recipe import Run
+    from backends.training.runs import Options, Outcome
 
 
 class BackendError(ValueError):
@@ -37,7 +37,8 @@ class Backend:
     it needs, so choosing a backend costs nothing until it is used."""
 
     name: str
-    package: str
+    package: str  # lowering and code generation
+    training: str  # training and evaluation
 
     def generate(self, spec: Spec) -> str:
         """The standalone source file of the spec's model."""
@@ -46,20 +47,23 @@ class Backend:
 
     def train(self, spec: Spec, run: Run, options: Options) -> Outcome:
         """`archspec train`: the paper's recipe, from scratch or resumed, into `options.out`."""
-        outcome: Outcome = import_module(f"{self.package}.train").train(spec, run, options)
+        outcome: Outcome = import_module(f"{self.training}.train").train(spec, run, options)
         return outcome
 
     def evaluate(
         self, spec: Spec, members: Sequence[dict[str, np.ndarray]], images: ImageSet, crops: int, workers: int
     ) -> dict[str, float]:
         """`archspec eval`: top-1 and top-5 error of neutral weights, or of an ensemble of them."""
-        result: dict[str, float] = import_module(f"{self.package}.evaluate").evaluate_weights(
+        result: dict[str, float] = import_module(f"{self.training}.evaluate").evaluate_weights(
             spec, members, images, crops, workers
         )
         return result
 
 
-BACKENDS = {"torch": Backend("torch", "backends.torch"), "tf": Backend("tf", "backends.tensorflow")}
+BACKENDS = {
+    "torch": Backend("torch", "backends.torch", "backends.training.torch"),
+    "tf": Backend("tf", "backends.tensorflow", "backends.training.tensorflow"),
+}
 
 
 def backend(name: str) -> Backend:

@@ -216,6 +216,17 @@ def test_hostile_case_in_a_process(case: Case, prepared: Path, tmp_path: Path) -
     assert 0 < peak < MEMORY_LIMIT, f"{peak / 2**20:.0f} MiB resident"
 
 
+def catches_sigterm(pid: int) -> bool:
+    """Whether process `pid` has a handler for SIGTERM (Linux's SigCgt mask in /proc)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = next(int(line.split()[1], 16) for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(caught >> (signal.SIGTERM - 1) & 1)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="the handler is seen in /proc (Linux)")
 def test_sigterm_during_start_up_stops_the_run_cleanly_and_it_resumes(tmp_path: Path) -> None:
     """The handler is in place before the heavy imports and the data: a SIGTERM a moment after the
     start is a clean stop after the first step, with a checkpoint, not a death by signal."""
@@ -223,7 +234,13 @@ def test_sigterm_during_start_up_stops_the_run_cleanly_and_it_resumes(tmp_path: 
     argv = [sys.executable, "-m", "archspec", "train", SPEC, "--data", "digits", "--epochs", "1", "--limit", "16"]
     argv += ["--batch-size", "8", "--out", "r"]
     process = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)  # the interpreter is up; torch, the data and the model are still loading
+    # As soon as the handler is in place (the kernel lists SIGTERM as caught): torch, the data
+    # and the model are then still loading, for seconds.
+    deadline = time.monotonic() + 60
+    while not catches_sigterm(process.pid):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.005)
+    assert not (tmp_path / "r").exists()  # before the run's directory: the trainer's own handler comes later
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 128 + signal.SIGTERM, err

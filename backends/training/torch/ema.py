@@ -14,8 +14,8 @@ from __future__ import annotations
 import torch
 
 from backends.torch import build
-from backends.torch.distributed import Cluster
 from backends.torch.lowering import Network
+from backends.training.torch.distributed import Cluster
 
 
 def _float_tensors(model: Network) -> list[torch.Tensor]:

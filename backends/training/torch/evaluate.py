@@ -1,5 +1,5 @@
 """Evaluation as the Inception papers do it: softmax scores averaged over crops (1, 12 or 144, see
-`backends.data.multi_crop_boxes`) and over the models of an ensemble, then top-1 and top-5 error.
+`backends.training.data.multi_crop_boxes`) and over the models of an ensemble, then top-1 and top-5 error.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import numpy as np
 import torch
 
 from archspec.spec import Spec
-from backends import data
-from backends.metrics import EMPTY, Totals, totals
 from backends.torch import build, set_weights
-from backends.torch.distributed import Cluster
-from backends.torch.loader import EvalImages, eval_loader
 from backends.torch.lowering import Network
+from backends.training import data
+from backends.training.metrics import EMPTY, Totals, totals
+from backends.training.torch.distributed import Cluster
+from backends.training.torch.loader import EvalImages, eval_loader
 
 EVAL_BATCH = 64  # crops per forward pass; training and `archspec eval` use the same
 

@@ -142,7 +142,7 @@ def read_state(path: Path) -> dict[str, Any]:
 def _state_problem(state: dict[str, Any]) -> str | None:
     """What is wrong with the fields of a state.json whose digest holds (forged, or written by a
     faulty program), or None."""
-    from backends.recipe import Run
+    from backends.training.recipe import Run
 
     try:
         Run.from_json(state.get("run"))

@@ -5,7 +5,7 @@ on a Keras model from `backends.tensorflow.build`, replicated over the local GPU
 Each step splits a global batch of `batch_size` images per replica among the replicas, sums their
 gradients, clips the sum's global norm, adds weight decay and applies RMSProp (Keras's, which
 puts epsilon inside the square root as the paper's TensorFlow did). The moving average lives in
-a second model that validation runs. The data order is `backends.data.epoch_order`; a checkpoint
+a second model that validation runs. The data order is `backends.training.data.epoch_order`; a checkpoint
 keeps the Keras variables the neutral weights do not (the optimizer's slots, dropout's seed
 state), so that a resumed run continues as the uninterrupted one would.
 """
@@ -24,12 +24,13 @@ import numpy as np
 import tensorflow as tf
 
 from archspec.spec import Spec
-from backends import checkpoint as ckpt
-from backends import data
 from backends import tensorflow as btf
-from backends.metrics import Totals
-from backends.recipe import Run, ema_decay, learning_rate
-from backends.runs import (
+from backends.training import checkpoint as ckpt
+from backends.training import data
+from backends.training.log import TrainingLog
+from backends.training.metrics import Totals
+from backends.training.recipe import Run, ema_decay, learning_rate
+from backends.training.runs import (
     Options,
     Outcome,
     Position,
@@ -42,8 +43,7 @@ from backends.runs import (
     prepare_out,
     read_for_resume,
 )
-from backends.tensorflow.evaluate import evaluate, predictor
-from backends.training_log import TrainingLog
+from backends.training.tensorflow.evaluate import evaluate, predictor
 
 
 def _one_hot_targets(labels: Any, classes: int, smoothing: float) -> Any:
@@ -159,7 +159,7 @@ class Trainer:
             "learning_rate": learning_rate(self.recipe, p.epoch),
             "ema_decay": ema_decay(self.recipe, p.step),
             "data_order": {
-                "order": "backends.data.epoch_order(count, seed, epoch)",
+                "order": "backends.training.data.epoch_order(count, seed, epoch)",
                 "seed": self.run.seed,
                 "epoch": p.epoch,
                 "images_done": p.batch * self.global_batch,

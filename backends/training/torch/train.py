@@ -1,4 +1,4 @@
-"""`archspec train` on PyTorch: the recipe of `backends.recipe`, checkpoints that resume exactly,
+"""`archspec train` on PyTorch: the recipe of `backends.training.recipe`, checkpoints that resume exactly,
 and several processes under `torchrun` (DistributedDataParallel, DistributedSampler).
 
 A run is exactly reproducible on one machine: the data order is a function of (seed, epoch), a
@@ -23,11 +23,15 @@ import torch
 import torch.nn.functional as F
 
 from archspec.spec import Spec
-from backends import checkpoint as ckpt
-from backends import data
-from backends.metrics import Totals
-from backends.recipe import Recipe, Run, ema_decay, learning_rate, step_seed
-from backends.runs import (
+from backends.torch import build
+from backends.torch.lowering import Network
+from backends.torch.regional import compile_blocks
+from backends.training import checkpoint as ckpt
+from backends.training import data
+from backends.training.log import TrainingLog
+from backends.training.metrics import Totals
+from backends.training.recipe import Recipe, Run, ema_decay, learning_rate, step_seed
+from backends.training.runs import (
     Options,
     Outcome,
     Position,
@@ -40,15 +44,11 @@ from backends.runs import (
     prepare_out,
     read_for_resume,
 )
-from backends.torch import build
-from backends.torch.checkpoint import capture, restore
-from backends.torch.distributed import Cluster
-from backends.torch.ema import Ema
-from backends.torch.evaluate import evaluate, main_output
-from backends.torch.loader import TrainImages, epoch_order, train_loader
-from backends.torch.lowering import Network
-from backends.torch.regional import compile_blocks
-from backends.training_log import TrainingLog
+from backends.training.torch.checkpoint import capture, restore
+from backends.training.torch.distributed import Cluster
+from backends.training.torch.ema import Ema
+from backends.training.torch.evaluate import evaluate, main_output
+from backends.training.torch.loader import TrainImages, epoch_order, train_loader
 
 AMP = {"bf16": torch.bfloat16}
 

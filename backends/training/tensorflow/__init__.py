@@ -1,0 +1,1 @@
+"""Training and evaluation on Keras (TensorFlow): the trainer and the evaluator."""
