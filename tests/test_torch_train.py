@@ -93,13 +93,12 @@ def test_sigterm_then_resume_ends_exactly_as_an_uninterrupted_run(finished: Path
     assert state_of(out)["files"] == state_of(finished)["files"]
 
 
-@pytest.mark.parametrize("delay", [0.0, 0.9])
-def test_sigkill_at_any_moment_then_resume_ends_exactly_as_an_uninterrupted_run(
-    finished: Path, tmp_path: Path, delay: float
-) -> None:
-    """kill -9 gives the run no chance to save: right after a checkpoint appears (when the next
-    one may be being written) or some steps later. --resume then finds the last complete
-    checkpoint (`checkpoint` or `checkpoint.previous`) and still ends with the same bits."""
+def test_sigkill_then_resume_ends_exactly_as_an_uninterrupted_run(finished: Path, tmp_path: Path) -> None:
+    """kill -9 gives the run no chance to save: it comes right after the first checkpoint appears,
+    while the next steps run and the next checkpoint may be being written. --resume then finds
+    the last complete checkpoint (`checkpoint` or `checkpoint.previous`) and still ends with the
+    same bits. (One moment only: each case costs two training runs of the suite's time.)"""
+    delay = 0.2
     out = tmp_path / "killed"
     command = [sys.executable, "-m", "archspec", "train", EXAMPLE, *SHORT, "--out", str(out)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
