@@ -29,6 +29,22 @@ class Diagnostic:
 
 
 MAX_MESSAGE = 1000  # characters: a message quotes what the spec wrote, which may be a megabyte
+MAX_QUOTED = 60  # characters of one value quoted in a message
+
+
+def brief(value: int) -> str:
+    """An integer for a message: whole when short, else its sign and digit count. Never converts
+    a huge integer to text, which Python refuses past 4300 digits (and which takes time)."""
+    if abs(value) < 10**30:
+        return str(value)
+    digits = int(abs(value).bit_length() * 0.30103) + 1  # log10(2): an estimate within one digit
+    return f"{'-' if value < 0 else ''}a number of about {digits} digits"
+
+
+def shown(value: object) -> str:
+    """A value as a message quotes it: repr'd, and cut short when long (it may be a megabyte)."""
+    text = brief(value) if isinstance(value, int) and not isinstance(value, bool) else repr(value)
+    return text if len(text) <= MAX_QUOTED else f"{text[:40]}... ({len(text)} characters)"
 
 
 def _bounded(text: str) -> str:

@@ -10,13 +10,13 @@ no chain of parameters each defined by the last, can cost more than microseconds
 from __future__ import annotations
 
 import ast
-import math
 import operator
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from archspec.limits import MAX_EXPR_LENGTH, MAX_INT, MAX_INT_TEXT, MAX_ROUND_DIGITS, brief
+from archspec.errors import brief, did_you_mean
+from archspec.limits import MAX_EXPR_LENGTH, MAX_INT_TEXT, MAX_ROUND_DIGITS, within_budget
 
 _NAME = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _EXPR = re.compile(r"\$\{(.*)\}", re.DOTALL)
@@ -64,15 +64,11 @@ def evaluate(text: str, scope: Mapping[str, Any]) -> Any:
         if isinstance(exc, ExprError):
             raise
         raise ExprError(f"'{text.strip()}': {exc}") from None
-    if isinstance(result, float) and not math.isfinite(result):
-        raise ExprError(f"'{text.strip()}' is not a finite number")
-    return result
+    return result  # bounded and finite: `visit` checks every value it returns
 
 
 def _lookup(name: str, scope: Mapping[str, Any]) -> Any:
     if name not in scope:
-        from archspec.errors import did_you_mean
-
         hint = did_you_mean(name, list(scope))
         known = ", ".join(sorted(scope)) or "none"
         raise ExprError(f"unknown parameter '{name}' (known: {known})" + (f"; {hint}" if hint else ""))
@@ -136,8 +132,8 @@ def _bounded(value: int | float) -> int | float:
     """The value, if a spec may compute with it: an integer of at most MAX_INT in magnitude, or a
     finite float. A parameter's value is checked again when it is used, so a huge one given
     directly, or an infinity, cannot grow through a chain of parameters either."""
-    if isinstance(value, float) and not math.isfinite(value):
+    if within_budget(value):
+        return value
+    if isinstance(value, float):
         raise ExprError("the result is not a finite number")
-    if isinstance(value, int) and not -MAX_INT <= value <= MAX_INT:
-        raise ExprError(f"the result, {brief(value)}, is too large (the limit is ±{MAX_INT_TEXT})")
-    return value
+    raise ExprError(f"the result, {brief(value)}, is too large (the limit is ±{MAX_INT_TEXT})")

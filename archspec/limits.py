@@ -8,6 +8,8 @@ in docs/reliability.md.
 
 from __future__ import annotations
 
+import math
+
 # Reading: one file, its YAML, and the files it includes or extends.
 MAX_BYTES = 1_000_000  # one spec file
 MAX_NODES = 50_000  # YAML nodes of one file, aliases expanded (bundled specs have under 400)
@@ -33,10 +35,9 @@ MAX_ACTIVATION_ELEMENTS = 2**34  # all activations of one image together: 64 GiB
 MAX_DRAWN_NODES = 2_000
 
 
-def brief(value: int) -> str:
-    """An integer for a message: whole when short, else its sign and digit count. Never converts
-    a huge integer to text, which Python refuses past 4300 digits (and which takes time)."""
-    if abs(value) < 10**30:
-        return str(value)
-    digits = int(abs(value).bit_length() * 0.30103) + 1  # log10(2): an estimate within one digit
-    return f"{'-' if value < 0 else ''}a number of about {digits} digits"
+def within_budget(value: int | float) -> bool:
+    """Whether a spec may compute with a number: a finite float, or an integer of at most
+    MAX_INT in magnitude. The loader, the expression evaluator and the attribute checks share it."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return -MAX_INT <= value <= MAX_INT

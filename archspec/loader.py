@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from archspec.errors import Pos, SpecError
-from archspec.limits import MAX_BYTES, MAX_DEPTH, MAX_INT, MAX_INT_TEXT, MAX_NODES, MAX_PATH_CHARS, brief
+from archspec.errors import Pos, SpecError, brief
+from archspec.limits import MAX_BYTES, MAX_DEPTH, MAX_INT_TEXT, MAX_NODES, MAX_PATH_CHARS, within_budget
 
 MAX_NUMBER_CHARS = 64  # a number written longer than this is refused before it is converted
 
@@ -216,7 +216,7 @@ class _Converter:
             raise SpecError.at(
                 self.pos(node), f"'{node.value}' is not a finite number; a spec takes finite numbers only"
             )
-        if isinstance(value, int) and not -MAX_INT <= value <= MAX_INT:
+        if isinstance(value, int) and not within_budget(value):
             raise SpecError.at(self.pos(node), f"{brief(value)} is too large; numbers are limited to ±{MAX_INT_TEXT}")
         return value
 

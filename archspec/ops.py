@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from archspec.limits import MAX_INT, MAX_INT_TEXT, brief
+from archspec.errors import brief, shown
+from archspec.limits import MAX_INT_TEXT, within_budget
 
 ACTIVATIONS = ("relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "softmax", "none")
 PADDINGS = ("valid", "same")
@@ -101,15 +102,9 @@ def weight_shapes(op: str, attrs: Mapping[str, Any], in_width: int) -> dict[str,
 def _positive_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise AttrError(f"must be a positive integer, got {shown(value)}")
-    if value > MAX_INT:
+    if not within_budget(value):
         raise AttrError(f"is {brief(value)}, more than {MAX_INT_TEXT}")
     return value
-
-
-def shown(value: Any) -> str:
-    """A value as a message shows it: repr'd, and cut short when long (it may be a megabyte)."""
-    text = repr(value) if not isinstance(value, int) or isinstance(value, bool) else brief(value)
-    return text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
 
 
 _DIGITS = "[0-9]{1,16}"  # a size written in 'HxW' text: ASCII digits, never a huge number to convert
