@@ -19,7 +19,7 @@ from typing import Any
 import archspec
 from archspec import render
 from archspec.bundled import list_specs, spec_path
-from archspec.errors import SpecError
+from archspec.errors import Pos, SpecError
 from archspec.linker import Linker, display_name
 from archspec.summary import table
 from backends import BACKENDS
@@ -39,6 +39,11 @@ def _load(path: str, input_shape: tuple[int, int, int] | None = None) -> archspe
     except SpecError as exc:
         print(exc, file=sys.stderr)
         return None
+
+
+def _error(message: str, pos: Pos | None = None) -> None:
+    """Print one error line: `FILE:LINE:COL: error: ...` where it concerns spec text, else `error: ...`."""
+    print(f"{pos}: error: {message}" if pos else f"error: {message}", file=sys.stderr)
 
 
 def _refusal(output: str, force: bool, inputs: Sequence[Path]) -> str | None:
@@ -236,8 +241,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     try:
         weights = convert.read(source_format, source, spec)
     except BackendError as exc:  # arrays that do not fit the spec, at the op they belong to
-        where = f"{exc.pos}: error: " if exc.pos else "error: "
-        print(f"{where}{source} does not fit {spec.name}: {_brief(exc)}", file=sys.stderr)
+        _error(f"{source} does not fit {spec.name}: {_brief(exc)}", exc.pos)
         return 1
     except (OSError, ValueError, RuntimeError, SafetensorError) as exc:  # a file that is not what it says
         print(f"error: cannot read {source} as {source_format} weights of {spec.name}: {_brief(exc)}", file=sys.stderr)
@@ -259,24 +263,23 @@ def _size(text: str) -> tuple[int, int]:
     return dims[0], dims[1]
 
 
-def _positive(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or len(text) > 15 or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number below 10^15, got '{text[:40]}'")
-    return int(text)
+def _whole(low: int, high: int, expected: str) -> Callable[[str], int]:
+    """A parser of whole numbers from `low` to `high`, in ASCII digits: no sign, and never a huge
+    string converted to an integer."""
+
+    def parse(text: str) -> int:
+        if not (text.isascii() and text.isdigit()) or len(text) > len(str(high)) or not low <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got '{text[:40]}'")
+        return int(text)
+
+    return parse
 
 
-def _seed(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or len(text) > 10 or int(text) >= 2**32:
-        raise argparse.ArgumentTypeError(f"expected a seed from 0 to 2^32 - 1, got '{text[:40]}'")
-    return int(text)
-
-
-def _workers(text: str) -> int:
-    """Data-loading processes: at most four per CPU, so that a typo cannot start thousands."""
-    most = 4 * (os.cpu_count() or 1)
-    if not (text.isascii() and text.isdigit()) or len(text) > 6 or int(text) > most:
-        raise argparse.ArgumentTypeError(f"expected a number of processes from 0 to {most}, got '{text[:40]}'")
-    return int(text)
+_positive = _whole(1, 10**15 - 1, "a positive whole number below 10^15")
+_seed = _whole(0, 2**32 - 1, "a seed from 0 to 2^32 - 1")
+# Data-loading processes: at most four per CPU, so that a typo cannot start thousands.
+_MOST_WORKERS = 4 * (os.cpu_count() or 1)
+_workers = _whole(0, _MOST_WORKERS, f"a number of processes from 0 to {_MOST_WORKERS}")
 
 
 def _real(low: float, high: float, low_open: bool = False) -> Callable[[str], float]:
@@ -410,7 +413,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 1
     except BackendError as exc:  # weights that do not fit, at the op they belong to
-        print(f"{exc.pos}: error: {exc}" if exc.pos else f"error: {exc}", file=sys.stderr)
+        _error(str(exc), exc.pos)
         return 1
     except _run_errors() as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -9,7 +9,7 @@ import shutil
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -151,6 +151,22 @@ def check_memory(spec: Spec, batch_size: int, available: int | None, where: str 
             f"training '{spec.name}' at batch size {batch_size} needs at least {needed / 2**30:.1f} GiB, and "
             f"{where} has {available / 2**30:.1f} GiB available: use a smaller --batch-size or --input"
         )
+
+
+def begin(
+    spec: Spec,
+    run: Run,
+    options: Options,
+    available: int | None,
+    where: str = "this machine",
+    main: bool = True,
+    barrier: Callable[[], None] = lambda: None,
+) -> Options:
+    """What every trainer does first, before it allocates anything: refuse a step that cannot fit
+    in `available` bytes of `where`, then prepare the run directory. The options, with `resume`
+    settled (a --resume with no checkpoint yet starts the run)."""
+    check_memory(spec, run.batch_size, available, where)
+    return replace(options, resume=prepare_out(options.out, options, main, barrier))
 
 
 def prepare_out(out: Path, options: Options, main: bool = True, barrier: Callable[[], None] = lambda: None) -> bool:

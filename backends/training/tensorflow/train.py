@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +36,9 @@ from backends.training.runs import (
     StopSignals,
     TrainingError,
     available_bytes,
-    check_memory,
+    begin,
     describe,
     epoch_row,
-    prepare_out,
     read_for_resume,
 )
 from backends.training.tensorflow.evaluate import evaluate, predictor
@@ -274,7 +272,6 @@ class Trainer:
 
 def train(spec: Spec, run: Run, options: Options) -> Outcome:
     """Train `spec` on Keras as `run` says, writing logs and checkpoints under `options.out`."""
-    check_memory(spec, run.batch_size, available_bytes())
-    resume = prepare_out(options.out, options)
+    options = begin(spec, run, options, available_bytes())
     tf.config.experimental.enable_op_determinism()  # a resumed run must compute what the whole one did
-    return Trainer(spec, run, replace(options, resume=resume)).fit()
+    return Trainer(spec, run, options).fit()

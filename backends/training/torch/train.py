@@ -15,7 +15,6 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +37,9 @@ from backends.training.runs import (
     StopSignals,
     TrainingError,
     available_bytes,
-    check_memory,
+    begin,
     describe,
     epoch_row,
-    prepare_out,
     read_for_resume,
 )
 from backends.training.torch.checkpoint import capture, restore
@@ -288,11 +286,12 @@ def train(spec: Spec, run: Run, options: Options, cluster: Cluster | None = None
         raise TrainingError(f"unknown --amp {options.amp!r}; known: {', '.join(AMP)}")
     cluster = cluster or Cluster.from_env()
     try:
+        available: int | None
         if cluster.device.type == "cuda":
-            check_memory(spec, run.batch_size, torch.cuda.mem_get_info(cluster.device)[0], f"GPU {cluster.device}")
+            available, where = torch.cuda.mem_get_info(cluster.device)[0], f"GPU {cluster.device}"
         else:
-            check_memory(spec, run.batch_size, available_bytes())
-        resume = prepare_out(options.out, options, cluster.main, cluster.barrier)
-        return Trainer(spec, run, replace(options, resume=resume), cluster).fit()
+            available, where = available_bytes(), "this machine"
+        options = begin(spec, run, options, available, where, cluster.main, cluster.barrier)
+        return Trainer(spec, run, options, cluster).fit()
     finally:
         cluster.close()  # ends the process group if this call started it
