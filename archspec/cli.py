@@ -93,9 +93,12 @@ def cmd_check(args: argparse.Namespace) -> int:
             failed += 1
             continue
         if not args.quiet:
+            shapes = ["x".join(map(str, spec.shapes[name])) for name in spec.outputs]
+            if len(shapes) > 1:
+                shapes = [f"{shape} ({name})" for shape, name in zip(shapes, spec.outputs, strict=True)]
             print(
                 f"{path}: ok: {spec.name}, {'x'.join(map(str, spec.input_shape))} -> "
-                f"{'x'.join(map(str, spec.output_shape))}, {spec.params:,} params, {spec.macs / 1e9:.3f} GMACs"
+                f"{', '.join(shapes)}, {spec.params:,} params, {spec.macs / 1e9:.3f} GMACs"
             )
     if failed:
         print(f"{failed} of {len(args.specs)} spec{'s' if len(args.specs) != 1 else ''} failed", file=sys.stderr)

@@ -29,6 +29,8 @@ class Checked(Protocol):
     @property
     def output_shape(self) -> Shape: ...
     @property
+    def outputs(self) -> tuple[str, ...]: ...
+    @property
     def params(self) -> int: ...
     @property
     def macs(self) -> int: ...
@@ -61,6 +63,7 @@ def summarize(spec: Checked) -> dict[str, Any]:
         "name": spec.name,
         "input_shape": list(spec.input_shape),
         "output_shape": list(spec.output_shape),
+        "outputs": [{"name": name, "shape": list(spec.shapes[name])} for name in spec.outputs],
         "params": spec.params,
         "macs": spec.macs,
         "flops": 2 * spec.macs,
@@ -88,9 +91,17 @@ def table(summary: dict[str, Any], detail: bool = False) -> str:
     rule = "  ".join("-" * w for w in widths)
     total = (
         f"{summary['name']}: input {fmt(tuple(summary['input_shape']))}, "
-        f"output {fmt(tuple(summary['output_shape']))}, params {summary['params']:,}, "
+        f"{outputs_text(summary)}, params {summary['params']:,}, "
         f"MACs {summary['macs']:,} ({summary['macs'] / 1e9:.3f} G), "
         f"FLOPs {summary['flops']:,} (2 x MACs), "
         f"activations {summary['activation_bytes'] / 2**20:.1f} MiB (float32, batch 1)"
     )
     return "\n".join([line(header), rule, *(line(b) for b in body), rule, total])
+
+
+def outputs_text(summary: dict[str, Any]) -> str:
+    """`output 1000`, or with several outputs each with its name: `outputs 1000 (logits), 17x17x768 (mixed_6e)`."""
+    outputs = summary["outputs"]
+    if len(outputs) == 1:
+        return f"output {fmt(tuple(outputs[0]['shape']))}"
+    return "outputs " + ", ".join(f"{fmt(tuple(o['shape']))} ({o['name']})" for o in outputs)

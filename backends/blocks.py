@@ -20,12 +20,20 @@ from archspec.spec import Spec
 from backends import BackendError
 from backends.naming import Constants, Namespace, names_tuple, pascal_case
 
-INPUT = "input"  # the relative name of a block's input inside its class
 MIN_LOOP = 3  # repeats of at least this many instances are written as loops
 
 
+def input_name(index: int) -> str:
+    """The relative name of a block class's `index`-th input. IR names are identifiers joined by
+    "/", so no node inside a block can have this name."""
+    return f"<input {index}>"
+
+
+INPUT = input_name(0)
+
+
 class CodegenError(BackendError):
-    """A spec that the code generator cannot express (the live model still can)."""
+    """A spec that the code generator cannot express."""
 
 
 @dataclass(frozen=True)
@@ -54,15 +62,36 @@ class TemplateNode:
 
 @dataclass(frozen=True)
 class BlockClass:
+    """One class (or function) of generated code: what its instances share, by relative name.
+    It takes `inputs` (input_name(0), ...) and returns `results`, a tuple when there are several."""
+
     class_name: str
     type: str
     nodes: tuple[TemplateNode, ...]
     args: dict[str, list[Any]]  # argument name -> its value in each instance, in order
     instances: tuple[str, ...]
+    inputs: tuple[str, ...]
+    results: tuple[str, ...]
 
     def call_args(self, instance: str) -> dict[str, Any]:
         index = self.instances.index(instance)
         return {name: values[index] for name, values in self.args.items()}
+
+    @property
+    def single_op(self) -> bool:
+        """A top-level op step outside any block: written inline, not as a class of its own."""
+        return len(self.nodes) == 1 and self.nodes[0].name == ""
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """A top-level step as a call of its class: the outside nodes it reads (the class's inputs,
+    in order) and its nodes that later steps or the outputs read (the class's results)."""
+
+    step: Step
+    cls: BlockClass
+    reads: tuple[str, ...]
+    results: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -70,48 +99,61 @@ class Plan:
     """The steps of a network as calls of block classes."""
 
     classes: tuple[BlockClass, ...]
-    steps: tuple[tuple[Step, BlockClass, str], ...]  # step, its class, the step it reads from
+    steps: tuple[PlannedStep, ...]
+    outputs: tuple[str, ...]  # the network's outputs, node names
+
+    def last_reads(self) -> dict[str, int]:
+        """For each value, the index of the last step that reads it; outputs are read at the end."""
+        last = {name: index for index, planned in enumerate(self.steps) for name in planned.reads}
+        last.update(dict.fromkeys(self.outputs, len(self.steps)))
+        return last
 
 
 def plan(spec: Spec) -> Plan:
     members = {step.name: [spec.node(name) for name in step.nodes] for step in spec.steps}
-    producer = {node.name: step.name for step in spec.steps for node in members[step.name]}
-    producer["input"] = "input"
-    grouped: dict[tuple[str, tuple[Any, ...]], list[Step]] = {}
-    sources: dict[str, str] = {}
+    read_by: dict[str, set[str]] = {}
     for step in spec.steps:
-        nodes = members[step.name]
-        outside = {i for n in nodes for i in n.inputs if producer.get(i) != step.name}
-        if len(outside) != 1 or next(iter(outside)) not in ("input", *(s.output for s in spec.steps)):
-            raise CodegenError(
-                f"step '{step.name}' reads {sorted(outside)}; generated code supports steps that read "
-                "one earlier step's output",
-                step.pos,
-            )
-        sources[step.name] = producer[next(iter(outside))]
-        grouped.setdefault((step.type, _signature(step, nodes)), []).append(step)
+        for name in step.inputs:
+            read_by.setdefault(name, set()).add(step.name)
+    grouped: dict[tuple[Any, ...], list[tuple[Step, tuple[str, ...]]]] = {}
+    for step in spec.steps:
+        results = tuple(n.name for n in members[step.name] if n.name in read_by or n.name in spec.outputs)
+        key = (step.type, _signature(step, members[step.name]), tuple(_relative(step, r) for r in results))
+        grouped.setdefault(key, []).append((step, results))
     names = Namespace(reserved=("Model", "build", "nn", "torch", "F", "keras", "tf", "layers", "ops"))
     classes, by_step = [], {}
-    for (block_type, _), steps in grouped.items():
-        cls = _block_class(spec, block_type, steps, [members[s.name] for s in steps], names)
+    for (block_type, _, _), found in grouped.items():
+        steps = [step for step, _ in found]
+        cls = _block_class(spec, block_type, steps, [members[s.name] for s in steps], names, found[0][1])
         classes.append(cls)
-        by_step.update({s.name: cls for s in steps})
-    return Plan(tuple(classes), tuple((s, by_step[s.name], sources[s.name]) for s in spec.steps))
+        by_step.update({step.name: (cls, results) for step, results in found})
+    planned = tuple(PlannedStep(s, by_step[s.name][0], s.inputs, by_step[s.name][1]) for s in spec.steps)
+    return Plan(tuple(classes), planned, tuple(spec.outputs))
 
 
 def _relative(step: Step, name: str) -> str:
     if name == step.name:
         return ""
     prefix = step.name + "/"
-    return name[len(prefix) :] if name.startswith(prefix) else INPUT
+    if name.startswith(prefix):
+        return name[len(prefix) :]
+    return input_name(step.inputs.index(name))
 
 
 def _signature(step: Step, nodes: Sequence[Node]) -> tuple[Any, ...]:
-    return tuple((_relative(step, n.name), n.op, tuple(_relative(step, i) for i in n.inputs)) for n in nodes)
+    return (
+        len(step.inputs),
+        tuple((_relative(step, n.name), n.op, tuple(_relative(step, i) for i in n.inputs)) for n in nodes),
+    )
 
 
 def _block_class(
-    spec: Spec, block_type: str, steps: list[Step], instances: list[list[Node]], names: Namespace
+    spec: Spec,
+    block_type: str,
+    steps: list[Step],
+    instances: list[list[Node]],
+    names: Namespace,
+    results: tuple[str, ...],
 ) -> BlockClass:
     args: dict[str, list[Any]] = {}
     arg_names = Namespace(reserved=("self", "x", "in_channels"))
@@ -126,12 +168,15 @@ def _block_class(
         return chosen[key]
 
     channels: dict[str, Value | None] = {}
-    in_widths = [spec.shapes[_block_input(steps[k], instances[k])][-1] for k in range(len(steps))]
-    if len(set(in_widths)) > 1:
-        args["in_channels"] = in_widths
-        channels[INPUT] = Value(source="in_channels")
-    else:
-        channels[INPUT] = Value(literal=in_widths[0])
+    for k in range(len(steps[0].inputs)):
+        widths = [spec.shapes[step.inputs[k]][-1] for step in steps]
+        if len(set(widths)) == 1:
+            channels[input_name(k)] = Value(literal=widths[0])
+        elif k == 0:
+            args["in_channels"] = widths
+            channels[input_name(k)] = Value(source="in_channels")
+        else:
+            channels[input_name(k)] = Value(source=argument(f"in_channels_{k}", widths))
     template = []
     for position, node in enumerate(instances[0]):
         rel = _relative(steps[0], node.name)
@@ -159,16 +204,14 @@ def _block_class(
         channels[rel] = _width(node, attrs, [channels.get(i) for i in inputs])
         template.append(TemplateNode(rel, node.op, inputs, attrs, in_channels))
     return BlockClass(
-        names.fresh(pascal_case(block_type)), block_type, tuple(template), args, tuple(s.name for s in steps)
+        names.fresh(pascal_case(block_type)),
+        block_type,
+        tuple(template),
+        args,
+        tuple(s.name for s in steps),
+        tuple(input_name(k) for k in range(len(steps[0].inputs))),
+        tuple(_relative(steps[0], r) for r in results),
     )
-
-
-def _block_input(step: Step, nodes: list[Node]) -> str:
-    for node in nodes:
-        for source in node.inputs:
-            if _relative(step, source) == INPUT:
-                return source
-    raise CodegenError(f"step '{step.name}' has no input", step.pos)
 
 
 def _width(node: Node, attrs: dict[str, Value], inputs: list[Value | None]) -> Value | None:
@@ -191,26 +234,84 @@ def _width(node: Node, attrs: dict[str, Value], inputs: list[Value | None]) -> V
     return inputs[0] if inputs else None
 
 
-Run = list[tuple[Step, BlockClass, str]]
+Run = list[PlannedStep]
 
 
 def repeat_runs(
-    plan: Plan, arguments: Callable[[BlockClass, str], dict[str, Any]], kept: frozenset[str] = frozenset()
+    plan: Plan, arguments: Callable[[BlockClass, str], dict[str, Any]], starts: frozenset[str] = frozenset()
 ) -> list[Run]:
     """The steps in runs: consecutive steps of one class called with the same `arguments`, each
-    reading the one before, make a repeat (written as a loop when at least MIN_LOOP long). A step
-    whose output is `kept` for later ends its run, so that the generated code can name it."""
+    reading the one result of the step before and nothing else reading that result, make a
+    repeat (written as a loop when at least MIN_LOOP long). A step named in `starts` begins a run."""
+    readers: dict[str, int] = {}
+    for planned in plan.steps:
+        for name in planned.reads:
+            readers[name] = readers.get(name, 0) + 1
     runs: list[Run] = []
-    for item in plan.steps:
-        step, cls, source = item
+    for planned in plan.steps:
         if runs:
-            last, last_cls, _ = runs[-1][-1]
-            follows = cls is last_cls and source == last.name and last.name not in kept
-            if follows and arguments(cls, step.name) == arguments(cls, last.name):
-                runs[-1].append(item)
+            last = runs[-1][-1]
+            follows = (
+                planned.step.name not in starts
+                and planned.cls is last.cls
+                and len(last.results) == 1
+                and planned.reads == last.results
+                and readers[last.results[0]] == 1
+                and last.results[0] not in plan.outputs
+            )
+            if follows and arguments(planned.cls, planned.step.name) == arguments(last.cls, last.step.name):
+                runs[-1].append(planned)
                 continue
-        runs.append([item])
+        runs.append([planned])
     return [run for whole in runs for run in ([whole] if len(whole) >= MIN_LOOP else [[item] for item in whole])]
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement of a network's forward: a run of steps, the variables it reads (its first
+    step's inputs) and those it assigns (its last step's results)."""
+
+    run: Run
+    reads: tuple[str, ...]
+    targets: tuple[str, ...]
+
+
+def statements(plan: Plan, runs: Sequence[Run], local: Namespace, var: dict[str, str], x: str) -> list[Statement]:
+    """Variables for `runs`, given those that hold values already (`var`, by node name, updated):
+    a run with one result takes `x` once the value there is read no more, so that a chain of
+    steps reads `x = step(x)`; any other result gets a local named after its node."""
+    last = plan.last_reads()
+    index = {planned.step.name: i for i, planned in enumerate(plan.steps)}
+    holder = next((name for name, variable in var.items() if variable == x), None)
+    found = []
+    for run in runs:
+        start = index[run[0].step.name]
+        reads = tuple(var[name] for name in run[0].reads)
+        results = run[-1].results
+        if len(results) == 1 and (holder is None or last.get(holder, -1) <= start):
+            targets: tuple[str, ...] = (x,)
+            holder = results[0]
+        else:
+            targets = tuple(local.fresh(name.replace("/", "_")) for name in results)
+        var.update(zip(results, targets, strict=True))
+        found.append(Statement(run, reads, targets))
+    return found
+
+
+def head_start(spec: Spec, plan: Plan) -> int | None:
+    """Where the head starts, if the network splits into features and head (`forward_features`,
+    `forward_head`): the first step whose result is a vector, provided the network has one output
+    and the head reads the features only through that step's one input."""
+    if len(plan.outputs) != 1:
+        return None
+    for index, planned in enumerate(plan.steps):
+        if len(planned.results) == 1 and len(spec.shapes[planned.results[0]]) == 1:
+            if len(planned.reads) != 1:
+                return None
+            own = {name for later in plan.steps[index:] for name in later.step.nodes}
+            reads = {name for later in plan.steps[index:] for name in later.reads}
+            return index if reads <= own | set(planned.reads) else None
+    return None
 
 
 def register_constants(plan: Plan, runs: list[Run], constants: Constants, instance_name: Callable[[str], str]) -> None:
@@ -227,7 +328,7 @@ def register_constants(plan: Plan, runs: list[Run], constants: Constants, instan
                     constants.value(value)
     for run in runs:
         if len(run) > 1:
-            constants.add(run[0][0].type, names_tuple([instance_name(step.name) for step, _, _ in run]))
+            constants.add(run[0].step.type, names_tuple([instance_name(p.step.name) for p in run]))
 
 
 def annotation(values: list[Any]) -> str:

@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
-from library import NETWORKS
+from library import NETWORKS, load_generated
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,6 +55,21 @@ def test_summary_json_contract() -> None:
     for node in summary["nodes"]:
         assert set(node) >= {"name", "op", "block", "output_shape", "params", "macs"}
     assert [b["type"] for b in summary["blocks"]].count("inception_b") == 7
+    assert summary["outputs"] == [{"name": "head/logits", "shape": [1000]}]
+
+
+def test_check_and_summary_show_every_output(tmp_path: Path) -> None:
+    (tmp_path / "two.yaml").write_text(
+        "archspec: 1\nname: two\ninput: {shape: [8, 8, 3]}\nnetwork:\n"
+        "  - {op: conv, name: a, kernel: 1, filters: 4}\n  - {op: global_avgpool}\n"
+        "  - {op: dense, name: d, units: 2}\noutputs: [d, a]\n"
+    )
+    checked = archspec_cli("check", "two.yaml", cwd=tmp_path)
+    assert checked.stdout == "two.yaml: ok: two, 8x8x3 -> 2 (d), 8x8x4 (a), 30 params, 0.000 GMACs\n"
+    table = archspec_cli("summary", "two.yaml", cwd=tmp_path).stdout.splitlines()[-1]
+    assert table.startswith("two: input 8x8x3, outputs 2 (d), 8x8x4 (a), params 30,")
+    summary = json.loads(archspec_cli("summary", "two.yaml", "--format", "json", cwd=tmp_path).stdout)
+    assert summary["outputs"] == [{"name": "d", "shape": [2]}, {"name": "a", "shape": [8, 8, 4]}]
 
 
 def test_summary_input_override_and_detail_table() -> None:
@@ -125,16 +141,24 @@ def test_list_takes_a_pattern_of_names() -> None:
 
 
 @pytest.mark.parametrize("backend", ["torch", "tf"])
-def test_compile_reports_what_generated_code_cannot_express_at_its_line(tmp_path: Path, backend: str) -> None:
+def test_compile_writes_steps_that_read_earlier_steps_and_several_outputs(tmp_path: Path, backend: str) -> None:
+    """What generated code once refused: a concat of two earlier steps, and two outputs."""
     pytest.importorskip("torch" if backend == "torch" else "keras")
     text = (
         "archspec: 1\ninput: {shape: [8, 8, 3]}\nnetwork:\n"
         "  - {op: conv, name: a, kernel: 1, filters: 4}\n  - {op: conv, name: b, kernel: 1, filters: 4}\n"
-        "  - {op: concat, name: c, inputs: [a, b]}\n  - {op: global_avgpool}\n  - {op: dense, units: 2}\n"
+        "  - {op: concat, name: c, inputs: [a, b]}\n  - {op: global_avgpool}\n  - {op: dense, name: d, units: 2}\n"
+        "outputs: [d, a]\n"
     )
     (tmp_path / "two.yaml").write_text(text)
     result = archspec_cli("compile", "two.yaml", "--backend", backend, "-o", "out.py", cwd=tmp_path)
-    assert result.returncode == 1
-    assert "two.yaml:6:5: error: step 'c' reads ['a', 'b']; generated code supports" in result.stderr
-    assert "Traceback" not in result.stderr
-    assert not (tmp_path / "out.py").exists()
+    assert result.returncode == 0, result.stderr
+    model = load_generated((tmp_path / "out.py").read_text(), tmp_path / "out.py").build()
+    if backend == "torch":
+        import torch
+
+        logits, features = model(torch.zeros(1, 3, 8, 8))
+    else:
+        logits, features = model(np.zeros((1, 8, 8, 3), np.float32))
+    assert tuple(logits.shape) == (1, 2)
+    assert tuple(features.shape) == ((1, 4, 8, 8) if backend == "torch" else (1, 8, 8, 4))

@@ -73,21 +73,16 @@ def test_every_kind_has_a_shape_rule_a_cost_rule_and_a_label(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", [k for k in OP_KINDS if k != "input"])
-def test_every_kind_has_a_lowering_and_an_emitter_in_both_backends(kind: str) -> None:
+def test_every_kind_has_an_emitter_in_both_backends(kind: str) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("keras")
     from backends.tensorflow import codegen as tf_codegen
-    from backends.tensorflow.lowering import Lowering as KerasLowering
     from backends.torch import codegen as torch_codegen
-    from backends.torch.lowering import Lowering as TorchLowering
 
-    assert callable(getattr(TorchLowering, f"op_{kind}", None))
-    assert callable(getattr(KerasLowering, f"op_{kind}", None))
-    node = blocks.TemplateNode("n", kind, ("input", "input"), {}, None)
-    attrs = dict.fromkeys(("kernel", "stride", "padding", "include_padding", "scale", "activation", "fn"), "v")
-    attrs.update(dict.fromkeys(("filters", "units", "bias", "bn", "rate"), "v"))
-    assert torch_codegen._expression(node, ["x", "y"], attrs, "self.n")
-    assert tf_codegen._statement(node, "out", ["x", "y"], attrs, "'n'")
+    torch_emitter = torch_codegen.emitter(kind)
+    assert (torch_emitter.module is not None) == (kind in OpGroup.WEIGHTED | OpGroup.MODE_DEPENDENT)
+    assert torch_emitter.call(["x", "y"], lambda key: "v", "self.n")
+    assert tf_codegen.emitter(kind)("out", ["x", "y"], lambda key: "v", "name='n'")
 
 
 def test_an_unknown_kind_is_refused_by_each_emitter() -> None:
@@ -96,11 +91,10 @@ def test_an_unknown_kind_is_refused_by_each_emitter() -> None:
     from backends.tensorflow import codegen as tf_codegen
     from backends.torch import codegen as torch_codegen
 
-    node = blocks.TemplateNode("n", "no_such_op", ("input",), {}, None)
-    with pytest.raises(blocks.CodegenError, match="no_such_op"):
-        torch_codegen._expression(node, ["x"], {}, "")
-    with pytest.raises(blocks.CodegenError, match="no_such_op"):
-        tf_codegen._statement(node, "out", ["x"], {}, "'n'")
+    with pytest.raises(blocks.CodegenError, match="torch code generator cannot emit op 'no_such_op'"):
+        torch_codegen.emitter("no_such_op")
+    with pytest.raises(blocks.CodegenError, match="tensorflow code generator cannot emit op 'no_such_op'"):
+        tf_codegen.emitter("no_such_op")
 
 
 def test_the_front_end_modules_import_one_another_without_cycles() -> None:

@@ -25,8 +25,7 @@ btf = pytest.importorskip("backends.tensorflow")  # first: it has Keras run on T
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 from backends.tensorflow.codegen import generate  # noqa: E402
-from backends.tensorflow.layers import ScaledAdd  # noqa: E402
-from backends.tensorflow.lowering import Lowering, layer_name, weight_paths  # noqa: E402
+from backends.tensorflow.lowering import layer_name, weight_paths  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -201,7 +200,7 @@ def test_save_and_load_model_round_trip(tmp_path: Path) -> None:
     randomize_batch_norm(model)
     model.save(tmp_path / "small.keras")
     loaded = keras.models.load_model(tmp_path / "small.keras")
-    assert isinstance(loaded.get_layer("res.residual"), ScaledAdd)
+    assert keras.saving.get_registered_name(type(loaded.get_layer("res.residual"))) == "archspec>ScaledAdd"
     assert loaded.get_layer("res.residual").scale == pytest.approx(0.3)
     x = batch(spec)
     assert np.array_equal(run(loaded, x), run(model, x))
@@ -240,13 +239,6 @@ def test_fit_inside_a_distribution_strategy() -> None:
     history = model.fit(*_classification_data(spec), batch_size=4, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert set(btf.get_weights(model)) == set(neutral.expected_shapes(spec))
-
-
-def test_lowering_fails_loudly_for_an_unknown_op() -> None:
-    spec = archspec.load(SMALL)
-    node = dataclasses.replace(spec.node("stem"), op="frobnicate")
-    with pytest.raises(NotImplementedError, match=r"cannot lower op 'frobnicate' \(node 'stem'\)"):
-        Lowering(spec).lower(node, [])
 
 
 def test_generated_source_keeps_non_chain_steps_and_several_outputs(tmp_path: Path) -> None:

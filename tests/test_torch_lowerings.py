@@ -150,7 +150,7 @@ def test_sibling_convolutions_are_merged_where_they_read_one_tensor() -> None:
     assert not hasattr(lowered.mixed_5b.branch_1, "conv_0")
     # The merged model holds each kernel once: the parameters are the spec's, less batch norm's.
     bn_params = sum(2 * m.num_features for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
-    conv_biases = sum(m.conv.out_channels for m in model.modules() if isinstance(m, bt.layers.ConvBnAct) and m.bn)
+    conv_biases = sum(m.conv.out_channels for m in model.modules() if isinstance(m, model.generated.ConvBnAct) and m.bn)
     assert sum(p.numel() for p in lowered.parameters()) == model.spec.params - bn_params + conv_biases
     # One in each Inception-A, -B and -C, in Reduction-B and in the stem's mixed_4a; Reduction-A
     # opens with a 3x3 and a 1x1 convolution, which do not merge.

@@ -25,8 +25,8 @@ from archspec.padding import same_pads
 BN_SUFFIX = "-bn"  # the batch norm after a conv
 ACT_SUFFIX = "-act"  # the activation after a conv, dense or add
 PAD_SUFFIX = "-pad"  # the explicit padding before an average pool that counts it
-# Where keras.saving finds ScaledAdd when it loads a model. A generated file registers its own
-# copy under the spec's name instead, so that neither replaces the other's class.
+# Where keras.saving finds ScaledAdd when it loads a model. Generated files (and so live models)
+# register their copy, the same source, under the same name.
 PACKAGE = "archspec"
 
 

@@ -16,43 +16,19 @@ import torch
 from torch import nn
 
 from backends import weights as neutral
-from backends.torch.layers import ConvBnAct, Dense
-from backends.torch.lowering import Network
+from backends.torch.codegen import emitter
+from backends.torch.network import Network, build
 
 if TYPE_CHECKING:
     from archspec.ir import Node
-    from archspec.spec import Spec
 
 __all__ = ["Network", "build", "get_weights", "load_reference_weights", "set_weights"]
 
 
-def build(spec: Spec) -> Network:
-    """A freshly initialised torch.nn.Module that computes the spec's network."""
-    return Network(spec)
-
-
 def _roles(module: nn.Module, node: Node) -> dict[str, torch.Tensor]:
-    """A layer's tensors under their neutral roles, in PyTorch layout. Which batch-norm tensors
-    are weights is the spec's to say (`scale`, `center`), whatever `requires_grad` is now."""
-    found: dict[str, torch.Tensor] = {}
-    if isinstance(module, ConvBnAct):
-        found["kernel"] = module.conv.weight
-        if module.conv.bias is not None:
-            found["bias"] = module.conv.bias
-        bn = node.attrs["bn"]
-        if module.bn is not None and bn is not None:
-            if bn.scale:
-                found["gamma"] = module.bn.weight
-            if bn.center:
-                found["beta"] = module.bn.bias
-            assert module.bn.running_mean is not None and module.bn.running_var is not None
-            found["moving_mean"] = module.bn.running_mean
-            found["moving_variance"] = module.bn.running_var
-    elif isinstance(module, Dense):
-        found["kernel"] = module.weight
-        if module.bias is not None:
-            found["bias"] = module.bias
-    return found
+    """A layer's tensors under their neutral roles, in PyTorch layout, as its op's emitter says.
+    Which batch-norm tensors are weights is the spec's to say, whatever `requires_grad` is now."""
+    return emitter(node.op).tensors(module, node.attrs)
 
 
 def _to_neutral(role: str, tensor: torch.Tensor) -> np.ndarray:

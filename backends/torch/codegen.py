@@ -1,11 +1,15 @@
-"""Generate a standalone PyTorch source file from a spec.
+"""PyTorch source for a spec: the file `archspec compile` writes, and the code the live model runs.
 
 The file imports only torch. It has one nn.Module class per block type (parameterised where the
-instances differ), a top-level class named after the spec with `forward_features`,
-`forward_head` and `forward`, and a `build()` function. Its helper definitions are the very
-source of the live backend's (copied with `inspect`), and its module names are the live
-model's, so the two have the same state_dict keys and compute the same function.
-No string of the spec reaches the source except as a checked identifier or a repr'd literal.
+instances differ), a top-level class named after the spec and a `build()` function. A network
+that splits into features and a head (one output, a vector head reading one feature map) also
+gets `forward_features` and `forward_head`. Its helper definitions are the very source of
+`backends.torch.layers` (copied with `inspect`). `backends.torch.build` runs this same source, so
+the live model and the written file cannot differ.
+
+Each op kind has one entry in EMITTERS: the module it constructs, if any, and the expression that
+computes it. No string of the spec reaches the source except as a checked identifier or a
+repr'd literal (`backends.naming`).
 """
 
 from __future__ import annotations
@@ -13,17 +17,18 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from archspec.ops import BatchNorm, OpGroup
+from torch import Tensor, nn
+
+from archspec.ops import BatchNorm
 from archspec.padding import same_pads
 from archspec.spec import Spec
 from backends import blocks
 from backends.blocks import Run, annotation, repeat_runs
 from backends.naming import Constants, Namespace, Scopes, literal, names_tuple, pascal_case, word
 from backends.torch import layers
-from backends.torch.lowering import reserved_attributes
 
 HELPERS: tuple[Any, ...] = (
     BatchNorm,
@@ -56,7 +61,95 @@ from torch import Tensor, nn
 
 '''
 RESERVED = ("torch", "F", "nn", "Tensor", "Callable", "dataclass", "annotations", "ACTIVATIONS", "build", "name")
-MODULE_OPS = OpGroup.WEIGHTED | OpGroup.MODE_DEPENDENT  # modules here and in the live model, so named alike
+# What the live model keeps on itself (backends.torch.network), and what earlier versions kept:
+# no IR name takes these as a module attribute, so weight keys stay as they were.
+LIVE_ATTRIBUTES = (
+    "spec", "source", "generated", "node_modules", "block_types", "blocks", "module_path", "_paths",
+    "program", "place", "_names", "_head_from", "_split_head", "_head", "of_type",
+)  # fmt: skip
+Source = Callable[[str], str]  # an attribute's value, by attribute name, as source
+
+
+@dataclass(frozen=True)
+class Emitter:
+    """How one op kind is written: `call(inputs, attribute, module)` is the expression that
+    computes a node (`module` is the source of its module, if it has one); `module(attribute,
+    in_channels)` the constructor of that module; `tensors(module, attrs)` its weights by
+    neutral role, in PyTorch layout."""
+
+    call: Callable[[list[str], Source, str], str]
+    module: Callable[[Source, str], str] | None = None
+    tensors: Callable[[Any, Any], dict[str, Tensor]] = field(default=lambda module, attrs: {})
+
+
+def _arguments(required: list[str], attribute: Source, defaults: dict[str, Any]) -> str:
+    optional = [f"{k}={attribute(k)}" for k, default in defaults.items() if attribute(k) != literal(default)]
+    return ", ".join(required + optional)
+
+
+def _conv_tensors(module: Any, attrs: Any) -> dict[str, Tensor]:
+    """Which batch-norm tensors are weights is the spec's to say (`scale`, `center`)."""
+    found = {"kernel": module.conv.weight}
+    if module.conv.bias is not None:
+        found["bias"] = module.conv.bias
+    bn = attrs["bn"]
+    if module.bn is not None and bn is not None:
+        if bn.scale:
+            found["gamma"] = module.bn.weight
+        if bn.center:
+            found["beta"] = module.bn.bias
+        found["moving_mean"] = module.bn.running_mean
+        found["moving_variance"] = module.bn.running_var
+    return found
+
+
+def _dense_tensors(module: Any, attrs: Any) -> dict[str, Tensor]:
+    return {"kernel": module.weight, **({"bias": module.bias} if module.bias is not None else {})}
+
+
+CONV_DEFAULTS = {"stride": (1, 1), "padding": "same", "bias": False, "bn": None, "activation": "relu"}
+EMITTERS: dict[str, Emitter] = {
+    "conv": Emitter(
+        call=lambda ins, a, m: f"{m}({ins[0]})",
+        module=lambda a, c: f"ConvBnAct({_arguments([c, a('filters'), a('kernel')], a, CONV_DEFAULTS)})",
+        tensors=_conv_tensors,
+    ),
+    "dense": Emitter(
+        call=lambda ins, a, m: f"{m}({ins[0]})",
+        module=lambda a, c: f"Dense({_arguments([c, a('units')], a, {'bias': True, 'activation': 'none'})})",
+        tensors=_dense_tensors,
+    ),
+    "dropout": Emitter(call=lambda ins, a, m: f"{m}({ins[0]})", module=lambda a, c: f"nn.Dropout({a('rate')})"),
+    "maxpool": Emitter(lambda ins, a, m: f"max_pool({ins[0]}, {a('kernel')}, {a('stride')}, {a('padding')})"),
+    "avgpool": Emitter(
+        lambda ins, a, m: f"avg_pool({ins[0]}, {a('kernel')}, {a('stride')}, {a('padding')}, {a('include_padding')})"
+    ),
+    "concat": Emitter(lambda ins, a, m: f"torch.cat([{', '.join(ins)}], 1)"),
+    "add": Emitter(lambda ins, a, m: f"residual_add({ins[0]}, {ins[1]}, {a('scale')}, {a('activation')})"),
+    "activation": Emitter(lambda ins, a, m: f"ACTIVATIONS[{a('fn')}]({ins[0]})"),
+    "global_avgpool": Emitter(lambda ins, a, m: f"{ins[0]}.mean((2, 3))"),
+    "flatten": Emitter(lambda ins, a, m: f"flatten_hwc({ins[0]})"),
+}
+
+
+def emitter(op: str) -> Emitter:
+    found = EMITTERS.get(op)
+    if found is None:
+        raise blocks.CodegenError(f"the torch code generator cannot emit op '{op}'")
+    return found
+
+
+def is_module(op: str) -> bool:
+    """Whether a node of this kind is a module (weights, or a mode such as dropout's)."""
+    return emitter(op).module is not None
+
+
+def reserved_attributes() -> frozenset[str]:
+    """Names no IR name may take as a module attribute: what nn.Module and ModuleDict define (a
+    ModuleDict refuses a key such as `keys`), the generated model's own methods, and what the live
+    model keeps on itself."""
+    own = ("forward", "forward_features", "forward_head", *LIVE_ATTRIBUTES)
+    return frozenset(dir(nn.ModuleDict())) | frozenset(own)
 
 
 @dataclass(frozen=True)
@@ -74,61 +167,90 @@ class Names:
             return constants.value(value.literal)
         return re.sub(r"[A-Za-z_]\w*", lambda m: self.params[m.group()], str(value.source))
 
+    def read(self, value: blocks.Value, constants: Constants) -> str:
+        """An attribute in `forward`: a literal or constant, or the attribute keeping its argument."""
+        return constants.value(value.literal) if value.is_literal else f"self.{self.kept[str(value.source)]}"
+
+
+@dataclass(frozen=True)
+class Emitted:
+    """A spec's PyTorch source, and where in the model it builds each IR node's module is."""
+
+    source: str
+    model_class: str
+    block_classes: tuple[str, ...]
+    module_paths: dict[str, str]  # IR node -> dotted module path, for every node that is a module
+
 
 def generate(spec: Spec) -> str:
+    return emit(spec).source
+
+
+def emit(spec: Spec) -> Emitted:
     plan = blocks.plan(spec)
+    head = blocks.head_start(spec, plan)
+    starts = frozenset() if head is None else frozenset({plan.steps[head].step.name})
     runs = [
         piece
-        for run in repeat_runs(plan, lambda cls, step: cls.call_args(step))
-        for piece in ([[item] for item in run] if _single_op(run[0][1]) else [run])
+        for run in repeat_runs(plan, lambda cls, step: cls.call_args(step), starts)
+        for piece in ([[item] for item in run] if run[0].cls.single_op else [run])
     ]
     top = Namespace(reserved=RESERVED + tuple(h.__name__ for h in HELPERS))
-    class_names = {cls.class_name: top.name(cls.class_name) for cls in plan.classes}
+    class_names = {cls.class_name: top.name(cls.class_name) for cls in plan.classes if not cls.single_op}
     model_name = top.fresh(pascal_case(spec.name))
     constants = Constants(top)
-    # The model's attribute names, asked in the live model's order: each step, as it comes.
-    attributes = Scopes(reserved_attributes())
+    attributes = Scopes(reserved_attributes())  # the model's, asked step by step
     for run in runs:
-        cls = run[0][1]
-        if not _single_op(cls) or cls.nodes[0].op in MODULE_OPS:
-            for s, _, _ in run:
-                attributes.path(s.name)
+        cls = run[0].cls
+        if not cls.single_op or is_module(cls.nodes[0].op):
+            for planned in run:
+                attributes.path(planned.step.name)
     # Every module-level name exists before any class is written, so that no parameter or local
     # (named after the spec) can shadow one.
     blocks.register_constants(plan, runs, constants, lambda step: attributes.path(step)[0])
     taken = (*RESERVED, *(h.__name__ for h in HELPERS), *class_names.values(), model_name, *constants.lines)
     names = {cls.class_name: _names(cls, taken) for cls in plan.classes}
-    spec_name = word(spec.name)
-    parts = [HEADER.format(title=f"{model_name}: a PyTorch model generated by archspec.", name=spec_name)]
+    parts = [HEADER.format(title=f"{model_name}: a PyTorch model generated by archspec.", name=word(spec.name))]
     parts.append(_activations_source())
     parts.extend(inspect.getsource(helper) for helper in HELPERS)
     parts.append(constants.source())
     parts.extend(
         _block_class(cls, class_names[cls.class_name], names[cls.class_name], constants, taken)
         for cls in plan.classes
-        if not _single_op(cls)
+        if not cls.single_op
     )
-    parts.append(_model_class(spec, runs, model_name, class_names, names, attributes, constants))
+    model = _Model(spec, plan, model_name, class_names, names, attributes, constants, taken)
+    parts.append(model.source(runs, head))
     parts.append(f"def build() -> {model_name}:\n    return {model_name}()\n")
     assert set(constants.lines) <= set(taken), "every constant is registered before the classes are written"
     header, *rest = (part.rstrip("\n") for part in parts if part)
-    return header + "\n\n" + "\n\n\n".join(rest) + "\n"
+    source = header + "\n\n" + "\n\n\n".join(rest) + "\n"
+    paths = {}
+    for run in runs:
+        for planned in run:
+            step, cls = planned.step, planned.cls
+            attribute = attributes.path(step.name)[0] if not cls.single_op or is_module(cls.nodes[0].op) else None
+            for node in cls.nodes:
+                if is_module(node.op) and attribute is not None:
+                    inner = names[cls.class_name].attributes.path(node.name) if node.name else ()
+                    paths[f"{step.name}/{node.name}" if node.name else step.name] = ".".join((attribute, *inner))
+    return Emitted(source, model_name, tuple(class_names.values()), paths)
 
 
 def _names(cls: blocks.BlockClass, taken: tuple[str, ...]) -> Names:
     attributes = Scopes(reserved_attributes())
     for node in cls.nodes:
-        if node.op in MODULE_OPS and node.name:
+        if is_module(node.op) and node.name:
             attributes.path(node.name)
-    # Arguments read in forward (by parameter-free ops) are kept on the module, beside its modules.
-    read = sorted({str(v.source) for n in cls.nodes if n.op not in MODULE_OPS for v in n.attrs.values()} - {"None"})
+    # Arguments read in forward (by ops that are not modules) are kept on the module.
+    read = sorted({str(v.source) for n in cls.nodes if not is_module(n.op) for v in n.attrs.values()} - {"None"})
     kept = {arg: attributes.space("").fresh(arg) for arg in read}
-    local = Namespace(reserved=(*taken, "self", "x"))
+    local = Namespace(reserved=(*taken, "self"))
     return Names(attributes, kept, {arg: local.fresh(arg) for arg in cls.args})
 
 
 def _activations_source() -> str:
-    """The activation table, written out: the live backend's dict holds lambdas and functions."""
+    """The activation table, written out: the backend's dict holds lambdas and functions."""
     rows = {
         "none": "lambda x: x",
         "relu": "F.relu",
@@ -144,46 +266,30 @@ def _activations_source() -> str:
     return f"ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {{\n{body}}}\n"
 
 
+def _attributes(node: blocks.TemplateNode, source: Callable[[blocks.Value], str]) -> Source:
+    """A node's attributes, by name, as `source` writes them."""
+    return lambda key: source(node.attrs[key])
+
+
 def _access(path: tuple[str, ...]) -> str:
     """`self.a["b"]["c"]` for the module at attribute path (a, b, c)."""
     first, *rest = path
     return f"self.{first}" + "".join(f"[{literal(p)}]" for p in rest)
 
 
-def _module_call(node: blocks.TemplateNode, source: Callable[[blocks.Value], str]) -> str:
-    a = node.attrs
-
-    def v(key: str) -> str:
-        return source(a[key])
-
-    if node.op == "dropout":
-        return f"nn.Dropout({v('rate')})"
-    assert node.in_channels is not None
-    in_channels = source(node.in_channels)
-    if node.op == "dense":
-        args = [in_channels, v("units")]
-        if not (a["bias"].is_literal and a["bias"].literal is True):
-            args.append(f"bias={v('bias')}")
-        if not (a["activation"].is_literal and a["activation"].literal == "none"):
-            args.append(f"activation={v('activation')}")
-        return f"Dense({', '.join(args)})"
-    args = [in_channels, v("filters"), v("kernel")]
-    optional = {"stride": (1, 1), "padding": "same", "bias": False, "bn": None, "activation": "relu"}
-    for key, default in optional.items():
-        if not (a[key].is_literal and a[key].literal == default):
-            args.append(f"{key}={v(key)}")
-    return f"ConvBnAct({', '.join(args)})"
-
-
-def _module_tree(nodes: list[blocks.TemplateNode], names: Names, constants: Constants) -> list[str]:
+def _module_tree(cls: blocks.BlockClass, names: Names, constants: Constants) -> list[str]:
     """`self.x = ...` lines building the nested modules of a block, nested dicts as ModuleDicts."""
     tree: dict[str, Any] = {}
-    for node in nodes:
+    for node in cls.nodes:
+        make = emitter(node.op).module
+        if make is None:
+            continue
         *scopes, leaf = names.attributes.path(node.name)
         level = tree
         for part in scopes:
             level = level.setdefault(part, {})
-        level[leaf] = _module_call(node, lambda value: names.source(value, constants))
+        width = names.source(node.in_channels, constants) if node.in_channels is not None else ""
+        level[leaf] = make(_attributes(node, lambda value: names.source(value, constants)), width)
 
     def render(item: Any, indent: int) -> str:
         if isinstance(item, str):
@@ -195,68 +301,37 @@ def _module_tree(nodes: list[blocks.TemplateNode], names: Names, constants: Cons
     return [f"        self.{k} = {render(v, 8)}\n" for k, v in tree.items()]
 
 
-def _forward_lines(cls: blocks.BlockClass, names: Names, constants: Constants, taken: tuple[str, ...]) -> list[str]:
-    local = Namespace(reserved=(*taken, "self", "x"))
-    var = {blocks.INPUT: "x"}
-    lines = []
-    for node in cls.nodes:
-        ins = [var[i] for i in node.inputs]
-        out = var[node.name] = local.fresh(node.name or "out")
-        if node.op in MODULE_OPS:  # its attributes are its module's
-            attrs, module = {}, _access(names.attributes.path(node.name))
-        else:
-            attrs, module = {k: _read(v, names, constants) for k, v in node.attrs.items()}, ""
-        lines.append(f"        {out} = {_expression(node, ins, attrs, module)}\n")
-    lines.append(f"        return {var[cls.nodes[-1].name]}\n")
-    return lines
+def _returns(variables: list[str]) -> str:
+    return variables[0] if len(variables) == 1 else ", ".join(variables)
 
 
-def _read(value: blocks.Value, names: Names, constants: Constants) -> str:
-    """An attribute in `forward`: a literal or constant, or the attribute that keeps its argument."""
-    return constants.value(value.literal) if value.is_literal else f"self.{names.kept[str(value.source)]}"
-
-
-def _expression(node: blocks.TemplateNode, ins: list[str], a: dict[str, str], module: str) -> str:
-    """The right-hand side that computes one node, given its inputs', attributes' and (for an op
-    that is a module) its module's source."""
-    match node.op:
-        case "conv" | "dense" | "dropout":
-            return f"{module}({ins[0]})"
-        case "maxpool":
-            return f"max_pool({ins[0]}, {a['kernel']}, {a['stride']}, {a['padding']})"
-        case "avgpool":
-            return f"avg_pool({ins[0]}, {a['kernel']}, {a['stride']}, {a['padding']}, {a['include_padding']})"
-        case "concat":
-            return f"torch.cat([{', '.join(ins)}], 1)"
-        case "add":
-            return f"residual_add({ins[0]}, {ins[1]}, {a['scale']}, {a['activation']})"
-        case "activation":
-            return f"ACTIVATIONS[{a['fn']}]({ins[0]})"
-        case "global_avgpool":
-            return f"{ins[0]}.mean((2, 3))"
-        case "flatten":
-            return f"flatten_hwc({ins[0]})"
-    raise blocks.CodegenError(f"the torch code generator cannot emit op '{node.op}'")
+def _tensors_annotation(count: int) -> str:
+    return "Tensor" if count == 1 else f"tuple[{', '.join(['Tensor'] * count)}]"
 
 
 def _block_class(
     cls: blocks.BlockClass, class_name: str, names: Names, constants: Constants, taken: tuple[str, ...]
 ) -> str:
-    module_ops = [n for n in cls.nodes if n.op in MODULE_OPS]
     signature = "".join(f", {names.params[arg]}: {annotation(values)}" for arg, values in cls.args.items())
     init = [f"    def __init__(self{signature}) -> None:\n", "        super().__init__()\n"]
     init += [f"        self.{kept} = {names.params[arg]}\n" for arg, kept in names.kept.items()]
-    init += _module_tree(module_ops, names, constants)
-    forward = ["    def forward(self, x: Tensor) -> Tensor:\n"]
-    forward += _forward_lines(cls, names, constants, taken)
+    init += _module_tree(cls, names, constants)
+    local = Namespace(reserved=(*taken, "self"))
+    var = {name: local.fresh("x") for name in cls.inputs}
+    lines = []
+    for node in cls.nodes:
+        ins = [var[i] for i in node.inputs]
+        out = var[node.name] = local.fresh(node.name or "out")
+        module = _access(names.attributes.path(node.name)) if is_module(node.op) else ""
+        attribute = _attributes(node, lambda value: names.read(value, constants))
+        expression = emitter(node.op).call(ins, attribute, module)
+        lines.append(f"        {out} = {expression}\n")
+    lines.append(f"        return {_returns([var[r] for r in cls.results])}\n")
+    arguments = "".join(f", {var[name]}: Tensor" for name in cls.inputs)
+    forward = [f"    def forward(self{arguments}) -> {_tensors_annotation(len(cls.results))}:\n", *lines]
     shown = ", ".join(word(i) for i in cls.instances[:4]) + (", ..." if len(cls.instances) > 4 else "")
     doc = f'    """Block type {word(cls.type)}: {shown}."""\n\n'
     return f"class {class_name}(nn.Module):\n" + doc + "".join(init) + "\n" + "".join(forward)
-
-
-def _single_op(cls: blocks.BlockClass) -> bool:
-    """A top-level op step outside any block: written inline, not as a class of its own."""
-    return len(cls.nodes) == 1 and cls.nodes[0].name == ""
 
 
 def _instance_node(cls: blocks.BlockClass, instance: str) -> blocks.TemplateNode:
@@ -269,83 +344,88 @@ def _instance_node(cls: blocks.BlockClass, instance: str) -> blocks.TemplateNode
     return blocks.TemplateNode(node.name, node.op, node.inputs, fill, width)
 
 
-def _model_class(
-    spec: Spec,
-    runs: list[Run],
-    model_name: str,
-    class_names: dict[str, str],
-    names: dict[str, Names],
-    attributes: Scopes,
-    constants: Constants,
-) -> str:
-    init = ["    def __init__(self) -> None:\n", "        super().__init__()\n"]
-    for run in runs:
-        step, cls, _ = run[0]
-        attribute = attributes.path(step.name)[0]
-        if _single_op(cls):
-            node = _instance_node(cls, step.name)
-            if node.op in MODULE_OPS:
-                call = _module_call(node, lambda value: constants.value(value.literal))
-                init.append(f"        self.{attribute} = {call}\n")
-        elif len(run) == 1:
-            call = _call(cls, class_names[cls.class_name], names[cls.class_name], step.name, constants)
-            init.append(f"        self.{attribute} = {call}\n")
-        else:
-            tuple_name = constants.add(step.type, names_tuple([attributes.path(s.name)[0] for s, _, _ in run]))
-            call = _call(cls, class_names[cls.class_name], names[cls.class_name], step.name, constants)
-            init.append(f"        for name in {tuple_name}:\n            self.add_module(name, {call})\n")
-    features, head = _split(spec, runs)
-    var = {"input": "x"}
-    body: dict[str, list[str]] = {"features": [], "head": []}
-    for part, selected in (("features", features), ("head", head)):
-        for run in selected:
-            step, cls, source = run[0]
-            read = "x" if part == "head" and run is selected[0] else var.get(source, "x")
-            if _single_op(cls):
-                node = _instance_node(cls, step.name)
-                attrs = {k: constants.value(v.literal) for k, v in node.attrs.items()}
-                module = f"self.{attributes.path(step.name)[0]}" if node.op in MODULE_OPS else ""
-                body[part].append(f"        x = {_expression(node, [read], attrs, module)}\n")
-            elif len(run) == 1:
-                body[part].append(f"        x = self.{attributes.path(step.name)[0]}({read})\n")
-            else:
-                tuple_name = constants.add(step.type, names_tuple([attributes.path(s.name)[0] for s, _, _ in run]))
-                if read != "x":
-                    body[part].append(f"        x = {read}\n")
-                body[part].append(f"        for name in {tuple_name}:\n            x = getattr(self, name)(x)\n")
-            for s, _, _ in run:
-                var[s.name] = "x"
-    doc = f'    """{word(spec.name)}: {len(spec.steps)} steps, {spec.params:,} parameters."""\n\n'
-    text = f"class {model_name}(nn.Module):\n" + doc + "".join(init) + "\n"
-    text += (
-        "    def forward_features(self, x: Tensor) -> Tensor:\n" + "".join(body["features"]) + "        return x\n\n"
-    )
-    text += "    def forward_head(self, x: Tensor) -> Tensor:\n" + "".join(body["head"]) + "        return x\n\n"
-    text += "    def forward(self, x: Tensor) -> Tensor:\n        return self.forward_head(self.forward_features(x))\n"
-    return text
+@dataclass(frozen=True)
+class _Model:
+    """The top-level class: its modules, one per step, and the forward methods over them."""
 
+    spec: Spec
+    plan: blocks.Plan
+    name: str
+    class_names: dict[str, str]
+    names: dict[str, Names]
+    attributes: Scopes
+    constants: Constants
+    taken: tuple[str, ...]
 
-def _split(spec: Spec, runs: list[Run]) -> tuple[list[Run], list[Run]]:
-    """Runs before the first one whose output is a vector, and the rest (the head). The generated
-    model is a chain of steps; a spec with several outputs cannot be written this way."""
-    if len(spec.outputs) != 1:
-        raise blocks.CodegenError(
-            f"'{spec.name}' has {len(spec.outputs)} outputs; generated code supports one",
-            spec.node(spec.outputs[1]).pos,
+    def source(self, runs: list[Run], head: int | None) -> str:
+        init = ["    def __init__(self) -> None:\n", "        super().__init__()\n"]
+        for run in runs:
+            init += self._construct(run)
+        doc = f'    """{word(self.spec.name)}: {len(self.spec.steps)} steps, {self.spec.params:,} parameters."""\n\n'
+        text = f"class {self.name}(nn.Module):\n" + doc + "".join(init)
+        if head is None:
+            outputs = len(self.plan.outputs)
+            returns = "Tensor" if outputs == 1 else "tuple[Tensor, ...]"
+            return text + self._method("forward", runs, {"input": "x"}, list(self.plan.outputs), returns)
+        first = self.plan.steps[head]
+        features = first.reads[0]
+        split = next(i for i, run in enumerate(runs) if run[0] is first)
+        text += self._method("forward_features", runs[:split], {"input": "x"}, [features], "Tensor")
+        text += self._method("forward_head", runs[split:], {features: "x"}, list(self.plan.outputs), "Tensor")
+        forward = "        return self.forward_head(self.forward_features(x))\n"
+        return text + "\n    def forward(self, x: Tensor) -> Tensor:\n" + forward
+
+    def _construct(self, run: Run) -> list[str]:
+        planned = run[0]
+        cls = planned.cls
+        attribute = (
+            self.attributes.path(planned.step.name)[0] if not cls.single_op or is_module(cls.nodes[0].op) else ""
         )
-    for index, run in enumerate(runs):
-        last_step = run[-1][0]
-        previous = runs[index - 1][-1][0].name if index else "input"
-        if run[0][2] != previous:
-            raise blocks.CodegenError(f"step '{run[0][0].name}' does not read the step before it", run[0][0].pos)
-        if len(spec.shapes[last_step.output]) == 1:
-            return runs[:index], runs[index:]
-    return runs, []
+        if cls.single_op:
+            node = _instance_node(cls, planned.step.name)
+            make = emitter(node.op).module
+            if make is None:
+                return []
+            width = self.constants.value(node.in_channels.literal) if node.in_channels is not None else ""
+            return [f"        self.{attribute} = {make(self._literals(node), width)}\n"]
+        call = self._call(cls, planned.step.name)
+        if len(run) == 1:
+            return [f"        self.{attribute} = {call}\n"]
+        loop = self._loop_names(run)
+        return [f"        for name in {loop}:\n            self.add_module(name, {call})\n"]
 
+    def _literals(self, node: blocks.TemplateNode) -> Source:
+        return _attributes(node, lambda value: self.constants.value(value.literal))
 
-def _call(cls: blocks.BlockClass, class_name: str, names: Names, instance: str, constants: Constants) -> str:
-    rendered = []
-    for name, value in cls.call_args(instance).items():
-        text = constants.value(value)
-        rendered.append(text if name == "in_channels" else f"{names.params[name]}={text}")
-    return f"{class_name}({', '.join(rendered)})"
+    def _loop_names(self, run: Run) -> str:
+        return self.constants.add(run[0].step.type, names_tuple([self.attributes.path(p.step.name)[0] for p in run]))
+
+    def _call(self, cls: blocks.BlockClass, instance: str) -> str:
+        rendered = []
+        for name, value in cls.call_args(instance).items():
+            text = self.constants.value(value)
+            rendered.append(text if name == "in_channels" else f"{self.names[cls.class_name].params[name]}={text}")
+        return f"{self.class_names[cls.class_name]}({', '.join(rendered)})"
+
+    def _method(self, method: str, runs: list[Run], var: dict[str, str], results: list[str], returns: str) -> str:
+        local = Namespace(reserved=(*self.taken, "self", "x"))
+        lines = []
+        for statement in blocks.statements(self.plan, runs, local, var, "x"):
+            run, reads, targets = statement.run, statement.reads, statement.targets
+            planned = run[0]
+            target = ", ".join(targets)
+            if planned.cls.single_op:
+                node = _instance_node(planned.cls, planned.step.name)
+                module = f"self.{self.attributes.path(planned.step.name)[0]}" if is_module(node.op) else ""
+                value = emitter(node.op).call(list(reads), self._literals(node), module)
+                lines.append(f"        {target} = {value}\n")
+            elif len(run) == 1:
+                attribute = self.attributes.path(planned.step.name)[0]
+                lines.append(f"        {target} = self.{attribute}({', '.join(reads)})\n")
+            else:
+                if reads[0] != target:
+                    lines.append(f"        {target} = {reads[0]}\n")
+                lines.append(f"        for name in {self._loop_names(run)}:\n")
+                lines.append(f"            {target} = getattr(self, name)({target})\n")
+        lines.append(f"        return {_returns([var[name] for name in results])}\n")
+        return f"\n    def {method}(self, x: Tensor) -> {returns}:\n" + "".join(lines)

@@ -10,39 +10,47 @@ convolutions in Inception-A). Siblings that read the same tensor with the same k
 padding and activation are computed as one convolution holding the filters of all, whose output
 is split between the branches: the input is read once, and the matrix product is wider.
 
+The merge is a torch.fx rewrite of the built model, whose code is the generated source: the
+model is traced with its layers and size-dependent helpers (pools, padding) kept as single calls,
+each group of mergeable siblings becomes one call of a `SplitConv` whose parts replace their uses,
+and the graph is compiled back to Python (`GraphModule.recompile`).
+
 The lowered model computes what the model computes in eval mode, up to rounding. It is for
 inference only: it has no batch norm left to train, and its state_dict is its own.
 """
 
 from __future__ import annotations
 
+import operator
+from typing import Any
+
 import torch
-from torch import Tensor, nn
+from torch import Tensor, fx, nn
 
-from backends.torch.layers import ConvBnAct
-from backends.torch.lowering import Network, Program, SlotCall
+from backends.torch.network import Network, build
+
+# The generated helpers that read sizes or branch on values: traced as one call each.
+OPAQUE_FUNCTIONS = ("max_pool", "avg_pool", "residual_add", "flatten_hwc", "pad_same")
 
 
-def for_inference(model: Network, dtype: torch.dtype | None = None, merge_siblings: bool = True) -> Network:
+def for_inference(model: Network, dtype: torch.dtype | None = None, merge_siblings: bool = True) -> nn.Module:
     """A new model for inference with `model`'s weights (on its device, in `dtype` if given; its
     input must then be of that dtype). `model` itself is left as it is, compiled or not."""
-    lowered = Network(model.spec)
-    lowered.load_state_dict(model.state_dict())
-    lowered.eval().requires_grad_(False)
+    built = build(model.spec)
+    built.load_state_dict(model.state_dict())
+    built.eval().requires_grad_(False)
+    conv_type = built.generated.ConvBnAct
     with torch.no_grad():
-        for module in lowered.modules():
-            if isinstance(module, ConvBnAct) and module.bn is not None:
+        for module in built.modules():
+            if isinstance(module, conv_type) and module.bn is not None:
                 fold_batch_norm(module)
-    if merge_siblings:
-        lowered.program = merge_sibling_convs(lowered, lowered.program)
-        for block in lowered.blocks:
-            block.program = merge_sibling_convs(lowered, block.program)
+    lowered: nn.Module = merge_sibling_convs(built) if merge_siblings else built
     tensors = list(model.state_dict().values())
     return lowered.to(device=tensors[0].device if tensors else None, dtype=dtype)
 
 
-def fold_batch_norm(layer: ConvBnAct) -> None:
-    """Fold the layer's batch norm (with its running statistics) into its convolution, in place."""
+def fold_batch_norm(layer: Any) -> None:
+    """Fold a ConvBnAct's batch norm (with its running statistics) into its convolution, in place."""
     bn, conv = layer.bn, layer.conv
     assert bn is not None and bn.running_mean is not None and bn.running_var is not None
     scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
@@ -56,19 +64,18 @@ def fold_batch_norm(layer: ConvBnAct) -> None:
 class SplitConv(nn.Module):
     """Sibling convolutions computed as one; returns each sibling's part of the output."""
 
-    def __init__(self, siblings: list[ConvBnAct]) -> None:
+    def __init__(self, siblings: list[Any]) -> None:
         super().__init__()
         first = siblings[0]
         self.sizes = [s.conv.out_channels for s in siblings]
-        self.layer = ConvBnAct(first.conv.in_channels, sum(self.sizes), first.kernel, first.stride, bias=True,
-                               bn=None, activation=first.activation)  # fmt: skip
+        self.layer = type(first)(first.conv.in_channels, sum(self.sizes), first.kernel, first.stride, bias=True,
+                                 bn=None, activation=first.activation)  # fmt: skip
         self.layer.pad_in_forward = first.pad_in_forward
         self.layer.conv.padding = first.conv.padding
         with torch.no_grad():
             self.layer.conv.weight.copy_(torch.cat([s.conv.weight for s in siblings]))
             biases = [s.conv.bias if s.conv.bias is not None else s.conv.weight.new_zeros(n) for s, n in
                       zip(siblings, self.sizes, strict=True)]  # fmt: skip
-            assert self.layer.conv.bias is not None
             self.layer.conv.bias.copy_(torch.cat(biases))
         self.layer.to(first.conv.weight.device).requires_grad_(False)
 
@@ -76,32 +83,49 @@ class SplitConv(nn.Module):
         return tuple(self.layer(x).split(self.sizes, 1))
 
 
-def merge_sibling_convs(model: Network, program: Program) -> Program:
-    """`program` with each group of mergeable sibling convolutions replaced by one SplitConv,
-    which takes the first sibling's place in the program and in the module tree."""
-    groups: dict[tuple[object, ...], list[int]] = {}
-    for index, step in enumerate(program.instructions):
-        layer = step.run
-        if isinstance(layer, ConvBnAct) and layer.bn is None and len(step.inputs) == 1:
+class _LayerTracer(fx.Tracer):
+    """Traces through blocks and ModuleDicts, keeping each layer (conv, dense, ...) one call."""
+
+    def __init__(self, layer_types: tuple[type[nn.Module], ...], functions: tuple[Any, ...]) -> None:
+        super().__init__(autowrap_functions=functions)
+        self.layer_types = layer_types
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return isinstance(m, self.layer_types) or super().is_leaf_module(m, module_qualified_name)
+
+
+def merge_sibling_convs(model: Network) -> fx.GraphModule:
+    """The model as a GraphModule in which each group of mergeable sibling convolutions (one input,
+    no batch norm, the same kernel, stride, padding and activation) is one SplitConv, which takes
+    the first sibling's place in the module tree."""
+    generated = model.generated
+    tracer = _LayerTracer(
+        (generated.ConvBnAct, generated.Dense), tuple(getattr(generated, name) for name in OPAQUE_FUNCTIONS)
+    )
+    graph = tracer.trace(model)
+    groups: dict[tuple[object, ...], list[fx.Node]] = {}
+    for node in graph.nodes:
+        if node.op != "call_module" or len(node.args) != 1 or node.kwargs:
+            continue
+        layer = model.get_submodule(str(node.target))
+        if isinstance(layer, generated.ConvBnAct) and layer.bn is None:
             conv = layer.conv
-            key = (step.inputs[0], layer.kernel, layer.stride, layer.pad_in_forward, conv.padding, conv.dilation,
+            key = (node.args[0], layer.kernel, layer.stride, layer.pad_in_forward, conv.padding, conv.dilation,
                    conv.groups, layer.activation)  # fmt: skip
-            groups.setdefault(key, []).append(index)
-    replaced: dict[int, SlotCall | None] = {}  # None: merged into an earlier sibling
+            groups.setdefault(key, []).append(node)
     for members in (g for g in groups.values() if len(g) > 1):
-        steps = [program.instructions[i] for i in members]
-        merged = SplitConv([step.run for step in steps])  # type: ignore[misc]
-        for k, step in enumerate(steps):
-            parent_path, _, leaf = model.module_path(step.name).rpartition(".")
-            parent = model.get_submodule(parent_path)
-            delattr(parent, leaf)
-            if k == 0:
-                parent.add_module(leaf, merged)
-            del model.node_modules[step.name]
-        outputs = tuple(slot for step in steps for slot in step.outputs)
-        replaced[members[0]] = (steps[0].name, merged, steps[0].inputs, outputs)
-        replaced.update(dict.fromkeys(members[1:]))
-    calls = [
-        replaced.get(i, (step.name, step.run, step.inputs, step.outputs)) for i, step in enumerate(program.instructions)
-    ]
-    return Program.assemble([c for c in calls if c is not None], program.slots, program.results)
+        merged = SplitConv([model.get_submodule(str(node.target)) for node in members])
+        first = str(members[0].target)
+        for node in members:
+            parent, _, leaf = str(node.target).rpartition(".")
+            delattr(model.get_submodule(parent), leaf)
+        parent, _, leaf = first.rpartition(".")
+        model.get_submodule(parent).add_module(leaf, merged)
+        with graph.inserting_before(members[0]):  # every sibling's input is defined before the first
+            call = graph.call_module(first, (members[0].args[0],))
+            for index, node in enumerate(members):
+                node.replace_all_uses_with(graph.call_function(operator.getitem, (call, index)))
+        for node in members:
+            graph.erase_node(node)
+    graph.lint()
+    return fx.GraphModule(model, graph, type(model).__name__)

@@ -8,12 +8,12 @@ timm is the i-th of ours. Every pair is checked for shape, and the first that do
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
-from backends.torch.layers import ConvBnAct, Dense
-from backends.torch.lowering import Network
+from backends.torch.network import Network
 
 
 @dataclass(frozen=True)
@@ -42,14 +42,14 @@ def timm_layers(state_dict: dict[str, torch.Tensor]) -> list[TimmLayer]:
     return found
 
 
-def _pairs(layer: TimmLayer, module: nn.Module) -> list[tuple[str, torch.Tensor]]:
-    """(timm key, our tensor) for every tensor of one layer."""
-    if isinstance(module, Dense):
+def _pairs(layer: TimmLayer, module: Any) -> list[tuple[str, torch.Tensor]]:
+    """(timm key, our tensor) for every tensor of one layer: a Dense, or a ConvBnAct."""
+    if isinstance(module, nn.Linear):
         pairs = [(layer.weight, module.weight)]
         if layer.bias and module.bias is not None:
             pairs.append((layer.bias, module.bias))
         return pairs
-    assert isinstance(module, ConvBnAct)
+    assert isinstance(module.conv, nn.Conv2d)
     pairs = [(layer.weight, module.conv.weight)]
     if layer.bias and module.conv.bias is not None:
         pairs.append((layer.bias, module.conv.bias))

@@ -2,7 +2,7 @@
 
 Compiling a whole Inception network hands the compiler one graph some hundred convolutions deep,
 forward and backward. Compiling block by block hands it one graph per block type instead: every
-block type has its own copy of `forward`'s code (`Block.of_type`), torch.compile caches compiled
+block type is a generated class with its own `forward` code, torch.compile caches compiled
 code per code object, and blocks of one type with equal shapes pass each other's guards, so the
 twenty Block17s of Inception-ResNet-v2 are compiled once. The few top-level ops between blocks
 run eagerly; block boundaries fall between convolutions, which are library calls either way.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backends.torch.lowering import Network
+from backends.torch.network import Network
 
 
 def compile_blocks(model: Network, **options: Any) -> Network:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from backends.torch import get_weights, set_weights
-from backends.torch.lowering import Network
+from backends.torch.network import Network
 from backends.training.checkpoint import CheckpointError
 from backends.training.torch.ema import Ema
 

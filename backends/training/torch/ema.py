@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from backends.torch import build
-from backends.torch.lowering import Network
+from backends.torch.network import Network
 from backends.training.torch.distributed import Cluster
 
 

@@ -11,7 +11,7 @@ import torch
 
 from archspec.spec import Spec
 from backends.torch import build, set_weights
-from backends.torch.lowering import Network
+from backends.torch.network import Network
 from backends.training import data
 from backends.training.metrics import EMPTY, Totals, totals
 from backends.training.torch.distributed import Cluster

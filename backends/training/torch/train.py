@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from archspec.spec import Spec
 from backends.torch import build
-from backends.torch.lowering import Network
+from backends.torch.network import Network
 from backends.torch.regional import compile_blocks
 from backends.training import checkpoint as ckpt
 from backends.training import data

@@ -1,0 +1,38 @@
+"""Run generated source as a module of its own: how each backend's live model is made from the
+very text `archspec compile` writes, as torch.fx makes a GraphModule's `forward` from its code.
+
+The text is generated, never written by a user: every spec string in it went through
+`backends.naming` (a checked identifier or a repr'd literal), so executing it runs no spec text.
+A module is kept per distinct text, under a name that includes its digest: building the same
+spec again reuses its classes, and tracebacks and `inspect` show the generated lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import linecache
+import sys
+import types
+
+from backends.naming import word
+
+
+def load(source: str, stem: str) -> types.ModuleType:
+    """The module that `source` defines, executed once per distinct text."""
+    digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+    name = f"archspec_generated_{word(stem)}_{digest}"
+    found = sys.modules.get(name)
+    if found is not None:
+        return found
+    filename = f"<archspec generated {name}>"
+    module = types.ModuleType(name)
+    module.__file__ = filename
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    code = compile(source, filename, "exec")
+    sys.modules[name] = module  # dataclasses and pickle look classes up by their module's name
+    try:
+        exec(code, module.__dict__)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module

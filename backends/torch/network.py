@@ -1,0 +1,76 @@
+"""The live PyTorch model: the source that `archspec compile` writes, run.
+
+`build` generates the spec's source (`backends.torch.codegen`), executes it as a module of its
+own (`backends.source`) and instantiates its model class, extended by `Network` with what the
+rest of archspec asks of a built model: its spec and source, the module of each IR node, and its
+blocks. `Network` adds no module and no forward code, so the live model's state_dict keys and
+computation are the written file's.
+
+Module paths follow the IR names: node `mixed_6b/branch_1/conv_2` is the module
+`mixed_6b.branch_1.conv_2`, so state_dict keys read like the spec. Each block type is a class of
+its own with its own `forward` code object: torch.compile keeps its compiled code per code
+object, which is what lets `backends.torch.regional` compile each block type once.
+"""
+
+from __future__ import annotations
+
+import sys
+from functools import cache
+from types import ModuleType
+
+from torch import nn
+
+from archspec.ops import OpGroup
+from archspec.spec import Spec
+from backends import source as generated_source
+from backends.torch import codegen
+
+
+class Network(nn.Module):
+    """What a live model keeps beside its generated class's modules (names codegen reserves)."""
+
+    spec: Spec
+    source: str
+    node_modules: dict[str, nn.Module]  # every IR node that carries weights, in the spec's order
+    block_types: tuple[type[nn.Module], ...]
+
+    @property
+    def generated(self) -> ModuleType:
+        """The module the model's source defines: its helpers (`ConvBnAct`, ...) and classes."""
+        return sys.modules[type(self).__module__]
+
+    @property
+    def blocks(self) -> list[nn.Module]:
+        """The top-level block modules, in order."""
+        return [module for module in self.children() if isinstance(module, self.block_types)]
+
+    def module_path(self, node_name: str) -> str:
+        """The dotted module path of an IR node that is a module (`mixed_6b.branch_1.conv_2`)."""
+        return self._paths[node_name]
+
+    _paths: dict[str, str]
+
+
+def build(spec: Spec) -> Network:
+    """A freshly initialised model that computes the spec's network: the generated file's model."""
+    emitted = codegen.emit(spec)
+    module = generated_source.load(emitted.source, f"torch_{spec.name}")
+    model: Network = _live(getattr(module, emitted.model_class))()
+    model.spec = spec
+    model.source = emitted.source
+    model._paths = dict(emitted.module_paths)
+    model.node_modules = {
+        name: model.get_submodule(path)
+        for name, path in emitted.module_paths.items()
+        if spec.node(name).op in OpGroup.WEIGHTED
+    }
+    model.block_types = tuple(getattr(module, name) for name in emitted.block_classes)
+    return model
+
+
+@cache
+def _live(generated: type[nn.Module]) -> type[Network]:
+    """The generated model class with Network's bookkeeping mixed in (one per generated class)."""
+    return type(
+        generated.__name__, (generated, Network), {"__module__": generated.__module__, "__doc__": generated.__doc__}
+    )
