@@ -7,7 +7,7 @@ LOCK := requirements.lock
 NETWORKS := $(wildcard specs/*.yaml) $(wildcard specs/examples/*.yaml)
 ERRATA := $(wildcard specs/errata/*.yaml)
 
-.PHONY: install lock graphviz run test lint typecheck pytest golden clean
+.PHONY: install lock graphviz run test lint typecheck pytest golden schema clean
 
 # Graphviz's `dot` draws the renders (`archspec render`); DOT output needs nothing. Installed with
 # apt-get where that is possible, else a warning: the SVG/PNG tests then skip and `run` writes DOT.
@@ -87,6 +87,10 @@ pytest: $(STAMP) graphviz
 # Rewrite the golden files under tests/golden from the current code; review the diff before committing.
 golden: $(STAMP)
 	$(BIN)/python tests/update_golden.py
+
+# Rewrite each op kind's part of archspec/schema/spec.schema.json from its definition in archspec/ops/.
+schema: $(STAMP)
+	$(BIN)/python -c "from archspec import schema; schema.write()"
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -14,6 +14,7 @@ from archspec.errors import Collector
 from archspec.graph import Graph, node
 from archspec.ir import Node
 from archspec.limits import MAX_ACTIVATION_ELEMENTS, MAX_PARAMS
+from archspec.ops import kind
 from archspec.shapes import Shape, elements
 
 BYTES_PER_ELEMENT = 4  # activation memory is given for float32, batch 1
@@ -26,45 +27,9 @@ class Cost:
     activation_bytes: int
 
 
-def _conv(n: Node, inputs: list[Shape], out: Shape) -> tuple[int, int]:
-    kh, kw = n.attrs["kernel"]
-    fan_in = kh * kw * inputs[0][2]
-    filters = n.attrs["filters"]
-    bn = n.attrs["bn"]
-    params = fan_in * filters + (filters if n.attrs["bias"] else 0)
-    if bn is not None:
-        params += filters * (int(bn.scale) + int(bn.center))
-    return params, fan_in * filters * out[0] * out[1]
-
-
-def _dense(n: Node, inputs: list[Shape], out: Shape) -> tuple[int, int]:
-    units = n.attrs["units"]
-    weights = inputs[0][0] * units
-    return weights + (units if n.attrs["bias"] else 0), weights
-
-
-def _free(n: Node, inputs: list[Shape], out: Shape) -> tuple[int, int]:
-    return 0, 0
-
-
-RULES: dict[str, Callable[[Node, list[Shape], Shape], tuple[int, int]]] = {
-    "input": _free,
-    "conv": _conv,
-    "maxpool": _free,
-    "avgpool": _free,
-    "concat": _free,
-    "add": _free,
-    "activation": _free,
-    "dropout": _free,
-    "global_avgpool": _free,
-    "flatten": _free,
-    "dense": _dense,
-}
-
-
 def node_cost(n: Node, shapes: dict[str, Shape]) -> Cost:
     out = shapes[n.name]
-    params, macs = RULES[n.op](n, [shapes[s] for s in n.inputs], out)
+    params, macs = kind(n.op).cost(n, [shapes[s] for s in n.inputs], out)
     return Cost(params, macs, elements(out) * BYTES_PER_ELEMENT)
 
 

@@ -186,9 +186,10 @@ class _Expander:
         attrs = self._canonical(op, given, where, fallback=step.pos)
         sources = {key: raw for key, raw in step.items() if key not in ops.WIRING and expr.is_reference(raw)}
         inputs: list[str | Ref]
-        if op == "concat":
+        operands = ops.kind(op).operands
+        if operands == "inputs":
             inputs = [Ref(text, scope, step["inputs"].at(i)) for i, text in enumerate(step["inputs"])]
-        elif op == "add":
+        elif operands == "shortcut":
             residual = Ref(step["residual"], scope, step.at("residual")) if "residual" in step else source
             inputs = [Ref(step["shortcut"], scope, step.at("shortcut")), residual]
         else:

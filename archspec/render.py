@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from archspec.ir import Node, Step
 from archspec.limits import MAX_DRAWN_NODES
-from archspec.ops import OpGroup
+from archspec.ops import OpGroup, kind
 from archspec.shapes import fmt
 
 if TYPE_CHECKING:
@@ -38,26 +38,13 @@ RANKDIRS = ("TB", "LR")
 INPUT_ID = "@input"  # '@' cannot occur in a spec name, so these never clash with a step or node
 OUTPUT_ID = "@output"
 
-ACTIVATION_NAMES = {
-    "relu": "ReLU",
-    "relu6": "ReLU6",
-    "gelu": "GELU",
-    "silu": "SiLU",
-    "sigmoid": "Sigmoid",
-    "tanh": "Tanh",
-    "softmax": "Softmax",
-}
-
 GRAPH_STYLE = {"fontname": "Helvetica", "fontsize": "12", "nodesep": "0.25", "ranksep": "0.35"}
 BOX = {"shape": "box", "style": "rounded,filled", "fillcolor": "#ffffff", "fontname": "Helvetica", "fontsize": "12"}
 TERMINAL = {"shape": "box", "style": "filled", "fillcolor": "#e8e8e8", "fontname": "Helvetica", "fontsize": "12"}
 EDGE_STYLE = {"fontname": "Helvetica", "fontsize": "10", "arrowsize": "0.7"}
 
-# Fill colours by what a box does, so that pools and the joins (concat, add) stand out.
-OP_FILL = {"conv": "#fff6d5", "maxpool": "#dbeafe", "avgpool": "#dbeafe", "concat": "#e2f5e1", "add": "#e2f5e1"}
 REPEAT_FILL = "#fde2c8"
 STEP_FILL = "#fff6d5"
-FIXED_LABELS = {"concat": "Filter concat", "global_avgpool": "Global Avg Pooling", "flatten": "Flatten"}
 
 
 class RenderError(Exception):
@@ -108,50 +95,13 @@ def digraph(name: str, body: Iterable[str], graph_attrs: dict[str, str]) -> str:
 # -- op labels as the paper writes them --------------------------------------------------------
 
 
-def _pair(value: tuple[int, int]) -> str:
-    return f"{value[0]}x{value[1]}"
-
-
-def _stride_and_padding(node: Node) -> list[str]:
-    """The paper writes "stride 2" and "V" (valid padding) only where they differ from 1 / same."""
-    stride: tuple[int, int] = node.attrs["stride"]
-    parts = [] if stride == (1, 1) else [f"stride {stride[0] if stride[0] == stride[1] else _pair(stride)}"]
-    return parts + (["V"] if node.attrs["padding"] == "valid" else [])
-
-
-def _number(value: float) -> str:
-    """0.2 as the paper's 0.20; anything finer keeps its own digits."""
-    two = f"{value:.2f}"
-    return two if float(two) == value else f"{value:g}"
-
-
 def op_label(node: Node) -> str:
-    """One op as the paper's figures label it: "1x7 Conv (224)", "3x3 Conv (384 stride 2 V)",
-    "1x1 Conv (2080 Linear)", "3x3 MaxPool (stride 2 V)", "Filter concat", "+ (x 0.20), ReLU"."""
-    a = node.attrs
-    if node.op == "conv":
-        activation = a["activation"]
-        extra = [] if activation == "relu" else ["Linear" if activation == "none" else ACTIVATION_NAMES[activation]]
-        return f"{_pair(a['kernel'])} Conv ({' '.join([str(a['filters']), *_stride_and_padding(node), *extra])})"
-    if node.op in OpGroup.POOLING:
-        detail = " ".join(_stride_and_padding(node))
-        kind = "MaxPool" if node.op == "maxpool" else "Avg Pooling"
-        return f"{_pair(a['kernel'])} {kind}" + (f" ({detail})" if detail else "")
-    if node.op == "add":
-        scaled = "+" if a["scale"] == 1.0 else f"+ (x {_number(a['scale'])})"
-        return scaled if a["activation"] == "none" else f"{scaled}, {ACTIVATION_NAMES[a['activation']]}"
-    if node.op == "dense":
-        activation = a["activation"]
-        return f"FC ({a['units']}" + ("" if activation == "none" else f" {ACTIVATION_NAMES[activation]}") + ")"
-    if node.op == "dropout":  # the paper gives the keep probability: "Dropout (keep 0.8)"
-        return f"Dropout (keep {round(1.0 - a['rate'], 6):g})"
-    if node.op == "activation":
-        return ACTIVATION_NAMES[a["fn"]]
-    return FIXED_LABELS.get(node.op, node.op.capitalize())  # "Input"
+    """One op as the paper's figures label it ("1x7 Conv (224)", "Filter concat"): its kind's label."""
+    return kind(node.op).label(node)
 
 
 def _op_box(node: Node) -> dict[str, str]:
-    return {"label": op_label(node), "fillcolor": OP_FILL.get(node.op, "#ffffff"), "tooltip": node.name}
+    return {"label": op_label(node), "fillcolor": kind(node.op).fill, "tooltip": node.name}
 
 
 # -- steps and their groups ---------------------------------------------------------------------
@@ -244,7 +194,8 @@ def _shape_edge(spec: Spec, source: str) -> dict[str, str]:
 
 
 def _title(spec: Spec) -> str:
-    return f"{spec.name}: {fmt(spec.input_shape)} -> {fmt(spec.output_shape)}, {spec.params:,} params"
+    outputs = ", ".join(fmt(spec.shapes[name]) for name in spec.outputs)
+    return f"{spec.name}: {fmt(spec.input_shape)} -> {outputs}, {spec.params:,} params"
 
 
 # -- one block ----------------------------------------------------------------------------------

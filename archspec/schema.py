@@ -11,6 +11,7 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
+from archspec import ops
 from archspec.errors import Diagnostic, Pos, did_you_mean
 from archspec.loader import Map, Seq
 
@@ -19,9 +20,63 @@ SCHEMA_PATH = Path(__file__).parent / "schema" / "spec.schema.json"
 
 @cache
 def schema() -> dict[str, Any]:
+    """The spec schema: the file editors read, with each op kind's part as its definition says
+    (`tests/test_op_registry.py` checks that the file is up to date; `make schema` rewrites it)."""
     with SCHEMA_PATH.open(encoding="utf-8") as f:
-        result: dict[str, Any] = json.load(f)
-    return result
+        written: dict[str, Any] = json.load(f)
+    return with_op_kinds(written)
+
+
+def with_op_kinds(rules: dict[str, Any]) -> dict[str, Any]:
+    """`rules` with `$defs/op_<kind>` and `$defs/op_step` derived from the op registry."""
+    defs: dict[str, Any] = {}
+    for key, value in rules["$defs"].items():
+        if key == "op_step":
+            defs.update({f"op_{k.name}": _op_schema(k) for k in ops.REGISTRY.values() if k.in_network})
+            defs["op_step"] = _op_step()
+        elif not key.startswith("op_"):
+            defs[key] = value
+    return {**rules, "$defs": defs}
+
+
+_OPERANDS: dict[str, dict[str, Any]] = {
+    "previous": {},
+    "inputs": {"inputs": {"type": "array", "items": {"$ref": "#/$defs/ref"}, "minItems": 1}},
+    "shortcut": {"shortcut": {"$ref": "#/$defs/ref"}, "residual": {"$ref": "#/$defs/ref"}},
+}
+_REQUIRED_OPERANDS = {"previous": [], "inputs": ["inputs"], "shortcut": ["shortcut"]}
+
+
+def _op_schema(kind: ops.OpKind) -> dict[str, Any]:
+    properties = {"op": {"type": "string"}, "name": {"$ref": "#/$defs/name"}, "input": {"$ref": "#/$defs/ref"}}
+    properties.update(_OPERANDS[kind.operands])
+    properties.update({attr: {"$ref": f"#/$defs/{ops.SCHEMA_TYPES[attr]}"} for attr in kind.attrs})
+    required = _REQUIRED_OPERANDS[kind.operands] + [a for a, default in kind.attrs.items() if default is ops.REQUIRED]
+    return {
+        "type": "object",
+        "description": kind.description,
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+    }
+
+
+def _op_step() -> dict[str, Any]:
+    names = [k.name for k in ops.REGISTRY.values() if k.in_network]
+    return {
+        "type": "object",
+        "required": ["op"],
+        "properties": {"op": {"enum": names}},
+        "allOf": [{"if": {"properties": {"op": {"const": n}}}, "then": {"$ref": f"#/$defs/op_{n}"}} for n in names],
+    }
+
+
+def write() -> None:
+    """Rewrite the schema file with the op kinds' parts as the registry says."""
+    with SCHEMA_PATH.open(encoding="utf-8") as f:
+        written = json.load(f)
+    text = json.dumps(with_op_kinds(written), indent=2, ensure_ascii=False) + "\n"
+    SCHEMA_PATH.write_text(text, encoding="utf-8")
 
 
 @cache

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from archspec import ops
 from archspec.ir import Node, Step
 from archspec.ops import BatchNorm, OpGroup
 from archspec.spec import Spec
@@ -216,11 +217,10 @@ def _block_class(
 
 def _width(node: Node, attrs: dict[str, Value], inputs: list[Value | None]) -> Value | None:
     """The output width of a node as a Value, where it can be said in terms of the arguments."""
-    if node.op == "conv":
-        return attrs["filters"]
-    if node.op == "dense":
-        return attrs["units"]
-    if node.op == "concat":
+    kind = ops.kind(node.op)
+    if kind.width is not None:
+        return attrs[kind.width]
+    if kind.operands == "inputs":  # joined along channels
         if any(v is None for v in inputs):
             return None
         parts = [v for v in inputs if v is not None]
@@ -229,9 +229,7 @@ def _width(node: Node, attrs: dict[str, Value], inputs: list[Value | None]) -> V
         constant = sum(p.literal for p in parts if p.is_literal)
         terms = [str(p.source) for p in parts if not p.is_literal] + ([str(constant)] if constant else [])
         return Value(source=" + ".join(terms))
-    if node.op in ("flatten",):
-        return None
-    return inputs[0] if inputs else None
+    return inputs[0] if kind.keeps_width and inputs else None
 
 
 Run = list[PlannedStep]

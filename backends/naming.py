@@ -150,3 +150,18 @@ class Constants:
 
     def source(self) -> str:
         return "".join(f"{name} = {value}\n" for name, value in self.lines.items())
+
+
+LINE = 120  # the longest line generated code has, ruff's limit in this project
+
+
+def wrap(indent: str, head: str, args: list[str], tail: str = ")") -> str:
+    """`head(args)tail` on one line if it fits, else the arguments on their own line(s)."""
+    line = f"{indent}{head}{', '.join(args)}{tail}"
+    if len(line) <= LINE:
+        return line + "\n"
+    inner = indent + "    "
+    joined = inner + ", ".join(args)
+    if len(joined) <= LINE:
+        return f"{indent}{head}\n{joined}\n{indent}{tail}\n"
+    return f"{indent}{head}\n" + "".join(f"{inner}{arg},\n" for arg in args) + f"{indent}{tail}\n"

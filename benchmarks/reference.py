@@ -1,4 +1,4 @@
-"""timm, the reference implementation, imported beside any build of torch.
+"""timm and torchvision, the reference implementations, imported beside any build of torch.
 
 timm imports torchvision. PyPI's torchvision is a CUDA build: beside a CPU build of torch its
 import fails, registering kernels for the operators `torchvision::nms` and `torchvision::qnms`
@@ -22,8 +22,17 @@ _declared: list[op_schemas.Library] = []  # kept alive: a dropped Library takes 
 
 
 def import_timm() -> ModuleType:
+    return _import("timm")
+
+
+def import_torchvision() -> ModuleType:
+    """torchvision itself, for its reference models (googlenet, inception_v3, resnet50)."""
+    return _import("torchvision")
+
+
+def _import(module: str) -> ModuleType:
     try:
-        return importlib.import_module("timm")
+        return importlib.import_module(module)
     except RuntimeError as exc:
         if "torchvision::nms" not in str(exc) or _declared:
             raise
@@ -33,4 +42,4 @@ def import_timm() -> ModuleType:
     for schema in _SCHEMAS:
         declared.define(schema)
     _declared.append(declared)
-    return importlib.import_module("timm")
+    return importlib.import_module(module)

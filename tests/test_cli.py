@@ -123,7 +123,12 @@ def test_summary_table_and_json_agree(path: Path) -> None:
 def test_list_takes_a_pattern_of_names() -> None:
     import archspec
 
-    assert archspec.list_specs("inception_v*") == ["inception_v3", "inception_v3_tf", "inception_v4"]
+    assert archspec.list_specs("inception_v*") == [
+        "inception_v3",
+        "inception_v3_aux",
+        "inception_v3_tf",
+        "inception_v4",
+    ]
     assert archspec.list_specs("examples/*") == ["examples/inception_resnet_v2_tiny", "examples/inception_v4_small"]
     assert archspec.spec_path("inception_v4") == ROOT / "specs" / "inception_v4.yaml"
     assert not [name for name in archspec.list_specs() if name.startswith("lib/")]
@@ -133,11 +138,12 @@ def test_list_takes_a_pattern_of_names() -> None:
     assert listed.returncode == 0
     assert [line.split()[0] for line in listed.stdout.splitlines()] == [
         "specs/inception_v3.yaml",
+        "specs/inception_v3_aux.yaml",
         "specs/inception_v3_tf.yaml",
         "specs/inception_v4.yaml",
     ]
-    missing = archspec_cli("list", "resnet*")
-    assert (missing.returncode, missing.stderr) == (1, "error: no bundled spec matches 'resnet*'\n")
+    missing = archspec_cli("list", "vgg*")
+    assert (missing.returncode, missing.stderr) == (1, "error: no bundled spec matches 'vgg*'\n")
 
 
 @pytest.mark.parametrize("backend", ["torch", "tf"])

@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from library import load_generated
 
 import archspec
+from archspec.padding import output_size
 from archspec.spec import Spec
 
 EXAMPLES = int(os.environ.get("ARCHSPEC_PROPERTY_EXAMPLES", "300"))
@@ -57,28 +58,46 @@ ACTIVATIONS = ["relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "none"]
 
 
 @st.composite
-def spatial_op(draw: st.DrawFn, channels: int, stride: int) -> tuple[dict[str, Any], int]:
-    """One op that keeps (stride 1) or halves the size with `same` padding, and its width."""
+def spatial_op(draw: st.DrawFn, channels: int, stride: int, size: int) -> tuple[dict[str, Any], int, int]:
+    """One op that keeps (stride 1) or halves the size, its width and its output size. At stride 1
+    every choice keeps the size, so that a block's residual add fits."""
     kind = draw(st.sampled_from(["conv", "conv", "maxpool", "avgpool", "activation", "dropout"]))
+    halved = -(-size // stride)
     if kind == "conv":
         filters = draw(st.integers(1, 6))
         op: dict[str, Any] = {"op": "conv", "kernel": draw(st.sampled_from(["1x1", "3x3", "1x3", "2x2"])),
                               "filters": filters, "stride": stride}  # fmt: skip
         if draw(st.booleans()):
             op["bn"] = draw(st.sampled_from([False, {"eps": 0.01, "momentum": 0.2, "scale": False}]))
+        if stride == 1 and draw(st.booleans()):  # explicit pads that keep the size of a 1x1 or 3x3
+            op["kernel"] = draw(st.sampled_from(["1x1", "3x3"]))
+            op["padding"] = 0 if op["kernel"] == "1x1" else draw(st.sampled_from([1, [1, 1], [1, 1, 1, 1]]))
         if draw(st.booleans()):
             op["activation"] = draw(st.sampled_from(ACTIVATIONS))
-        return op, filters
+        return op, filters, halved
     if kind in ("maxpool", "avgpool"):
-        op = {"op": kind, "kernel": draw(st.sampled_from([2, 3])), "stride": stride}
+        kernel = draw(st.sampled_from([2, 3]))
+        op = {"op": kind, "kernel": kernel, "stride": stride}
         if kind == "avgpool" and draw(st.booleans()):
             op["include_padding"] = True
-        return op, channels
+        if not draw(st.booleans()):
+            return op, channels, halved
+        # Explicit pads (at most half the window) and PyTorch's ceil mode.
+        op["ceil_mode"] = draw(st.booleans())
+        if stride == 1:  # pads that keep the size
+            op["padding"] = [0, 1, 0, 1] if kernel == 2 else draw(st.sampled_from([1, [1, 1], [1, 1, 1, 1]]))
+            return op, channels, size
+        op["padding"] = draw(st.sampled_from([0, kernel // 2, [kernel // 2, 0]]))
+        pads = op["padding"] if isinstance(op["padding"], list) else [op["padding"]] * 2
+        out = output_size(size, kernel, stride, (pads[0], pads[0]), op["ceil_mode"])
+        if out < 1 or output_size(size, kernel, stride, (pads[1], pads[1]), op["ceil_mode"]) != out:
+            return {"op": kind, "kernel": kernel, "stride": stride}, channels, halved
+        return op, channels, out
     if stride == 2:
-        return {"op": "maxpool", "kernel": 2, "stride": 2}, channels
+        return {"op": "maxpool", "kernel": 2, "stride": 2}, channels, halved
     if kind == "activation":
-        return {"op": "activation", "fn": draw(st.sampled_from(ACTIVATIONS[:-1]))}, channels
-    return {"op": "dropout", "rate": 0.5}, channels
+        return {"op": "activation", "fn": draw(st.sampled_from(ACTIVATIONS[:-1]))}, channels, size
+    return {"op": "dropout", "rate": 0.5}, channels, size
 
 
 def named(draw: st.DrawFn, op: dict[str, Any], used: set[str]) -> dict[str, Any]:
@@ -107,11 +126,18 @@ def block_body(draw: st.DrawFn, inner: str | None) -> tuple[list[Any], dict[str,
         if branch in branches:
             continue
         used: set[str] = set()
-        ops = [named(draw, draw(spatial_op(4, 1))[0], used) for _ in range(draw(st.integers(1, 2)))]
+        ops = [named(draw, draw(spatial_op(4, 1, 4))[0], used) for _ in range(draw(st.integers(1, 2)))]
         branches[branch] = ops
     body.append({"branches": branches})
     used = set()
     body.append(named(draw, {"op": "conv", "kernel": "1x1", "filters": "$w", "bn": False, "activation": "none"}, used))
+    if draw(st.booleans()):  # a squeeze-and-excitation gate on the projection
+        body[-1] = {**body[-1], "name": "project"}
+        body += [
+            {"op": "global_avgpool", "name": "se_squeeze", "keepdims": True},
+            {"op": "conv", "name": "se_gate", "kernel": 1, "filters": "$w", "bn": False, "activation": "sigmoid"},
+            {"op": "multiply", "name": "se_scale", "inputs": ["project", "se_gate"]},
+        ]
     add: dict[str, Any] = {"op": "add", "shortcut": "input", "scale": draw(st.sampled_from([1.0, 0.2, "$s"]))}
     if add["scale"] == "$s":
         params["s"] = 0.5
@@ -163,8 +189,7 @@ def specs(draw: st.DrawFn) -> str:
             if step_name in steps:
                 continue
             stride = 2 if size > 3 and draw(st.booleans()) else 1
-            op, channels = draw(spatial_op(channels, stride))
-            size = -(-size // stride)
+            op, channels, size = draw(spatial_op(channels, stride, size))
             steps.add(step_name)
             sizes[step_name] = (size, channels)
             network.append({**op, "name": step_name})

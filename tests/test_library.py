@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from library import ERRATA, NETWORKS, golden_path, golden_text
+from library import ERRATA, NETWORKS, SMALL_NETWORKS, golden_path, golden_text
 
 import archspec
 from archspec.errors import SpecError
@@ -251,3 +251,8 @@ def test_input_shape_override() -> None:
     assert spec.input_shape == (331, 331, 3)
     assert spec.shapes[spec.steps[0].output] == (39, 39, 192)
     assert spec.params == 23_834_568
+
+
+def test_every_bundled_network_but_the_auxiliary_head_fits_the_small_test_input() -> None:
+    """The backends' tests build each network at SMALL_INPUT; none is left out unawares."""
+    assert [p.stem for p in NETWORKS if p not in SMALL_NETWORKS] == ["inception_v3_aux"]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import archspec
-from archspec import cost, render, shapes
+from archspec import ops, render, schema
 from archspec.ops import OP_KINDS, OpGroup, weight_shapes
 from backends import blocks
 
@@ -27,6 +27,8 @@ network:
   - {op: conv, name: e, kernel: 1, filters: 8}
   - {op: add, name: f, shortcut: d, scale: 0.5}
   - {op: activation, name: g, fn: tanh}
+  - {op: global_avgpool, name: s, keepdims: true}
+  - {op: multiply, name: m, inputs: [g, s]}
   - {op: global_avgpool, name: h}
   - {op: flatten, name: i}
   - {op: dropout, name: j, rate: 0.1}
@@ -58,6 +60,18 @@ def test_the_schema_accepts_exactly_the_registered_kinds() -> None:
     assert schema_kinds() == set(OP_KINDS) - {"input"}
 
 
+def test_the_schema_file_is_the_registry_s() -> None:
+    """Editors read the schema file; each kind's part of it is derived from the kind's definition."""
+    written = json.loads(schema.SCHEMA_PATH.read_text(encoding="utf-8"))
+    assert schema.with_op_kinds(written) == written, "run `make schema` after changing an op kind"
+
+
+def test_list_ops_matches_like_list_models() -> None:
+    assert ops.list_ops("*pool") == ["avgpool", "global_avgpool", "maxpool"]
+    assert "input" not in ops.list_ops()
+    assert ops.list_ops("nothing*") == []
+
+
 def test_the_spec_below_uses_every_kind() -> None:
     assert {node.op for node in archspec.load(EVERY_OP).nodes} == set(OP_KINDS)
 
@@ -66,7 +80,12 @@ def test_the_spec_below_uses_every_kind() -> None:
 def test_every_kind_has_a_shape_rule_a_cost_rule_and_a_label(kind: str) -> None:
     spec = archspec.load(EVERY_OP)
     node = next(n for n in spec.nodes if n.op == kind)
-    assert kind in shapes.RULES and kind in cost.RULES
+    shape = spec.shapes[node.name]
+    assert ops.kind(kind).shape(node, [spec.shapes[i] for i in node.inputs], spec.node) == shape
+    assert ops.kind(kind).cost(node, [spec.shapes[i] for i in node.inputs], shape) == (
+        spec.costs[node.name].params,
+        spec.costs[node.name].macs,
+    )
     assert render.op_label(node)
     roles = weight_shapes(kind, node.attrs, spec.shapes[node.inputs[0]][-1] if node.inputs else 0)
     assert bool(roles) == (kind in OpGroup.WEIGHTED)
@@ -99,21 +118,26 @@ def test_an_unknown_kind_is_refused_by_each_emitter() -> None:
 
 def test_the_front_end_modules_import_one_another_without_cycles() -> None:
     """Every import between archspec's modules, lazy and type-only ones included, goes one way:
-    the pipeline's stages form layers (ops, ir, shapes, cost, summary, spec, cli), none reaching back."""
+    the pipeline's stages form layers (ops, ir, shapes, cost, summary, spec, cli), none reaching back,
+    and no op kind's module imports the registry that collects it."""
     import ast
 
     import networkx as nx
 
-    package = Path(__file__).resolve().parent.parent / "archspec"
+    root = Path(__file__).resolve().parent.parent
+    modules = {
+        ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): path
+        for path in (root / "archspec").rglob("*.py")
+    }
     imports = nx.DiGraph()
-    for path in package.glob("*.py"):
-        module = f"archspec.{path.stem}"
+    for module, path in modules.items():
         imports.add_node(module)
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("archspec."):
-                imports.add_edge(module, node.module)
-            elif isinstance(node, ast.ImportFrom) and node.module == "archspec":
-                imports.add_edges_from((module, f"archspec.{alias.name}") for alias in node.names)
-    imports.remove_nodes_from(["archspec.__init__", "archspec.__main__"])
+            if not isinstance(node, ast.ImportFrom) or not node.module or not node.module.startswith("archspec"):
+                continue
+            for alias in node.names:  # `from archspec.ops import conv` imports the module archspec.ops.conv
+                target = f"{node.module}.{alias.name}"
+                imports.add_edge(module, target if target in modules else node.module)
+    imports.remove_nodes_from(["archspec", "archspec.__main__"])
     assert imports.number_of_edges() > 20
     assert list(nx.simple_cycles(imports)) == []

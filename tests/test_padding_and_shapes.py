@@ -7,7 +7,7 @@ import math
 import pytest
 
 import archspec
-from archspec import cost, ops, shapes
+from archspec import cost, ops
 from archspec.padding import output_size, same_pads
 
 
@@ -126,12 +126,10 @@ def test_conv_cost_counts_bias_and_batch_norm() -> None:
     assert no_gamma.costs["x"].params == 3 * 3 * 3 * 4 + 4
 
 
-def test_every_op_kind_has_a_shape_rule_a_cost_rule_and_a_schema() -> None:
+def test_every_op_kind_has_a_schema_of_its_attributes() -> None:
     from archspec.schema import schema
 
     defs = schema()["$defs"]
-    assert set(shapes.RULES) == set(ops.OP_KINDS)
-    assert set(cost.RULES) == set(ops.OP_KINDS)
     for op in ops.OP_KINDS:
         if op == "input":  # declared at the top of a spec, not as a step
             continue

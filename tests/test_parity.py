@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from library import NETWORKS, randomize_batch_norm
+from library import SMALL_INPUT, SMALL_NETWORKS, randomize_batch_norm
 
 import archspec
 from archspec.ops import ACTIVATIONS
@@ -23,7 +23,6 @@ bt = pytest.importorskip("backends.torch")
 btf = pytest.importorskip("backends.tensorflow")
 
 TOLERANCE = 1e-4  # relative to the largest output magnitude
-SMALL_INPUT = (107, 107, 3)  # as in the backend tests: every bundled network fits, and it is quick
 
 
 def to_nhwc(output: torch.Tensor) -> np.ndarray:
@@ -49,7 +48,7 @@ def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
     return float(np.abs(actual - expected).max() / np.abs(expected).max())
 
 
-@pytest.mark.parametrize("path", NETWORKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", SMALL_NETWORKS, ids=lambda p: p.stem)
 def test_bundled_networks_agree(path: Any) -> None:
     spec = archspec.load(path, input_shape=SMALL_INPUT)
     actual, expected = outputs(spec)

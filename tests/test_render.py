@@ -116,7 +116,32 @@ SPEC_BLOCKS = [
 # -- blocks level --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", NETWORKS, ids=lambda p: p.stem)
+def test_a_head_that_reads_an_earlier_step_is_drawn_from_that_step() -> None:
+    """inception_v3_aux: the auxiliary head and Mixed_7a both read Mixed_6e, and each output has
+    its own end."""
+    spec = load(ROOT / "specs" / "inception_v3_aux.yaml")
+    assert not is_chain(ROOT / "specs" / "inception_v3_aux.yaml")
+    dot = parse(render.to_dot(spec))
+    into = {head: tail for tail, head, _ in dot.edges}
+    assert into["aux"] == into["mixed_7a"] == "mixed_6b"  # the box of mixed_6b .. mixed_6e
+    ends = {tail: edge["label"].strip() for tail, head, edge in dot.edges if head.startswith("@output")}
+    assert ends == {"head": "1000", "aux": "1000"}
+    assert len(dot.of_class("io")) == 1 + len(spec.outputs) == 3
+    assert "299x299x3 -> 1000, 1000," in render.to_dot(spec)
+
+
+def is_chain(path: Path) -> bool:
+    """Every step reads the one before it (the auxiliary head of inception_v3_aux does not)."""
+    steps = archspec.load(path).steps
+    return all(
+        step.inputs == (before,) for step, before in zip(steps, ["input", *(s.output for s in steps[:-1])], strict=True)
+    )
+
+
+CHAINS = [path for path in NETWORKS if is_chain(path)]
+
+
+@pytest.mark.parametrize("path", CHAINS, ids=lambda p: p.stem)
 def test_blocks_level_has_one_box_per_group_and_shapes_on_every_edge(path: Path) -> None:
     spec = load(path)
     dot = parse(render.to_dot(spec))
@@ -321,7 +346,7 @@ def archspec_cli(*args: str, path: str | None = None) -> subprocess.CompletedPro
 @pytest.mark.parametrize("path", NETWORKS, ids=lambda p: p.stem)
 def test_svg_is_well_formed_xml(path: Path) -> None:
     spec = load(path)
-    step = spec.steps[1]
+    step = next(s for s in spec.steps[1:] if s.kind == "block")  # the first instance of its type
     views = [(render.to_dot(spec), spec.output_shape), (render.to_dot(spec, block=step.type), spec.shapes[step.output])]
     for text, shape in views:
         root = ET.fromstring(render.to_image(text, "svg"))

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from library import NETWORKS, load_generated
+from library import NETWORKS, SMALL_INPUT, SMALL_NETWORKS, load_generated
 
 import archspec
 from archspec.ir import Node
@@ -31,7 +31,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Every bundled network runs at 107x107 here, as in the torch tests: parameters do not depend on
 # the input size, and the tests run in seconds, not minutes.
-SMALL_INPUT = (107, 107, 3)
 
 # A small network with every op kind, residual add and both kinds of average pooling.
 SMALL = """
@@ -80,7 +79,7 @@ def batch(spec: Spec, n: int = 2, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, *spec.input_shape), dtype=np.float32)
 
 
-@pytest.fixture(scope="module", params=NETWORKS, ids=lambda p: p.stem)
+@pytest.fixture(scope="module", params=SMALL_NETWORKS, ids=lambda p: p.stem)
 def case(request: pytest.FixtureRequest) -> tuple[Spec, Any]:
     spec = archspec.load(request.param, input_shape=SMALL_INPUT)
     keras.utils.set_random_seed(0)

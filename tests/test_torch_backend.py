@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from library import NETWORKS, load_generated, randomize_batch_norm
+from library import NETWORKS, SMALL_INPUT, SMALL_NETWORKS, load_generated, randomize_batch_norm
 
 import archspec
 from backends import weights as neutral
@@ -25,10 +25,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 # Every bundled network runs at 107x107 here (the smallest size common to all of them is 75):
 # parameters do not depend on the input size, and the tests run in seconds, not minutes.
-SMALL_INPUT = (107, 107, 3)
 
 
-@pytest.fixture(scope="module", params=NETWORKS, ids=lambda p: p.stem)
+@pytest.fixture(scope="module", params=SMALL_NETWORKS, ids=lambda p: p.stem)
 def case(request: pytest.FixtureRequest) -> tuple[archspec.Spec, torch.nn.Module]:
     spec = archspec.load(request.param, input_shape=SMALL_INPUT)
     torch.manual_seed(0)
@@ -227,3 +226,37 @@ def test_a_deep_copy_follows_its_own_train_and_eval() -> None:
     with torch.no_grad():
         assert torch.equal(copied(x), copied(x))  # dropout off in the copy, although the original trains
     assert copied.spec is model.spec
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_explicit_pads_and_ceil_mode_follow_pytorch_s_own_pools(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The padded route (used for asymmetric pads) gives what PyTorch's pools give, ceil mode and
+    the divisor of an average included, for every size, window, stride and pad PyTorch allows."""
+    from archspec.padding import output_size
+    from backends.torch import layers
+
+    native = {"max": torch.nn.functional.max_pool2d, "avg": torch.nn.functional.avg_pool2d}[kind]
+    monkeypatch.setattr(layers, "native_pool_padding", lambda kernel, stride, padding: None)
+    generator = torch.Generator().manual_seed(0)
+    checked = 0
+    for size in range(3, 12):
+        for k in (2, 3, 5):
+            for s in (1, 2, 3):
+                for p in range(k // 2 + 1):
+                    if size + 2 * p < k:
+                        continue
+                    for ceil in (False, True):
+                        for include in (False, True) if kind == "avg" else (False,):
+                            x = torch.randn(1, 2, size, size + 1, generator=generator)
+                            options = {"count_include_pad": include} if kind == "avg" else {}
+                            expected = native(x, k, s, p, ceil_mode=ceil, **options)
+                            pads = (p, p, p, p)
+                            if kind == "max":
+                                ours = layers.max_pool(x, (k, k), (s, s), pads, ceil)
+                            else:
+                                ours = layers.avg_pool(x, (k, k), (s, s), pads, include, ceil)
+                            assert ours.shape == expected.shape, (size, k, s, p, ceil)
+                            assert expected.shape[-2] == output_size(size, k, s, (p, p), ceil)  # the shape rule
+                            torch.testing.assert_close(ours, expected, rtol=1e-6, atol=1e-6)
+                            checked += 1
+    assert checked > 200

@@ -18,25 +18,32 @@ from collections.abc import Callable
 from typing import Any
 
 from archspec.ops import BatchNorm
-from archspec.padding import same_pads
+from archspec.padding import axis_pads, output_size, same_pads, window_pads
 from archspec.spec import Spec
 from backends import blocks
 from backends.blocks import Run, annotation, repeat_runs
 from backends.naming import Constants, Namespace, literal, names_tuple, word
+from backends.naming import wrap as _wrap
 from backends.tensorflow import layers
 
 HELPERS: tuple[Any, ...] = (
     BatchNorm,
     same_pads,
+    axis_pads,
+    output_size,
+    window_pads,
     layers.ScaledAdd,
+    layers.pad_or_crop,
+    layers.WindowPool,
     layers.activate,
     layers.conv_bn_act,
     layers.dense,
     layers.max_pool,
     layers.avg_pool,
+    layers.multiply,
     layers.residual_add,
 )
-SUFFIXES = ("BN_SUFFIX", "ACT_SUFFIX", "PAD_SUFFIX", "PACKAGE")
+SUFFIXES = ("BN_SUFFIX", "ACT_SUFFIX", "PAD_SUFFIX", "RESHAPE_SUFFIX", "PACKAGE")
 HEADER = '''\
 """{title}
 
@@ -53,9 +60,9 @@ from dataclasses import dataclass
 import keras
 from keras import layers
 
+Padding = str | tuple[int, int, int, int]  # same, valid, or (top, bottom, left, right)
 '''
-RESERVED = ("keras", "layers", "dataclass", "annotations", "build")  # names the header and helpers use
-LINE = 120  # the longest line written, ruff's limit in this project
+RESERVED = ("keras", "layers", "dataclass", "annotations", "build", "Padding")  # names the header and helpers use
 
 
 def layer_name(node_name: str) -> str:
@@ -104,18 +111,6 @@ def _call_args(cls: blocks.BlockClass, step: str) -> dict[str, Any]:
     return {arg: every[arg] for arg in _used_args(cls)}
 
 
-def _wrap(indent: str, head: str, args: list[str], tail: str = ")") -> str:
-    """`head(args)tail` on one line if it fits, else the arguments on their own line(s)."""
-    line = f"{indent}{head}{', '.join(args)}{tail}"
-    if len(line) <= LINE:
-        return line + "\n"
-    inner = indent + "    "
-    joined = inner + ", ".join(args)
-    if len(joined) <= LINE:
-        return f"{indent}{head}\n{joined}\n{indent}{tail}\n"
-    return f"{indent}{head}\n" + "".join(f"{inner}{arg},\n" for arg in args) + f"{indent}{tail}\n"
-
-
 Statement = Callable[[str, list[str], Callable[[str], str], str], str]  # target, inputs, attribute, name
 _INDENT = "    "
 
@@ -142,13 +137,19 @@ EMITTERS: dict[str, Statement] = {
         {"stride": (1, 1), "padding": "same", "bias": False, "bn": None, "activation": "relu"},
     ),
     "dense": _helper("dense", ("units",), {"bias": True, "activation": "none"}),
-    "maxpool": _helper("max_pool", ("kernel", "stride", "padding")),
-    "avgpool": _helper("avg_pool", ("kernel", "stride", "padding", "include_padding")),
+    "maxpool": _helper("max_pool", ("kernel", "stride", "padding"), {"ceil_mode": False}),
+    "avgpool": _helper("avg_pool", ("kernel", "stride", "padding", "include_padding"), {"ceil_mode": False}),
     "add": _helper("residual_add", ("scale", "activation")),
     "concat": lambda t, ins, a, name: _wrap(_INDENT, f"{t} = layers.Concatenate({name})([", ins, "])"),
     "activation": _layer("Activation", ("fn",)),
     "dropout": _layer("Dropout", ("rate",)),
-    "global_avgpool": _layer("GlobalAveragePooling2D"),
+    "multiply": _helper("multiply", ()),
+    "global_avgpool": lambda t, ins, a, name: _wrap(
+        _INDENT,
+        f"{t} = layers.GlobalAveragePooling2D(",
+        [*([f"keepdims={a('keepdims')}"] if a("keepdims") != "False" else []), name],
+        f")({ins[0]})",
+    ),
     "flatten": _layer("Flatten"),  # channels_last: H, W, C, the IR's order, so dense kernels are portable
 }
 

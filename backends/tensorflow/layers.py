@@ -20,11 +20,12 @@ import keras
 from keras import layers
 
 from archspec.ops import BatchNorm
-from archspec.padding import same_pads
+from archspec.padding import Padding, axis_pads, same_pads, window_pads
 
 BN_SUFFIX = "-bn"  # the batch norm after a conv
 ACT_SUFFIX = "-act"  # the activation after a conv, dense or add
-PAD_SUFFIX = "-pad"  # the explicit padding before an average pool that counts it
+PAD_SUFFIX = "-pad"  # the explicit padding before a conv or an average pool that counts it
+RESHAPE_SUFFIX = "-reshape"  # a vector gate made 1x1xC before a multiply
 # Where keras.saving finds ScaledAdd when it loads a model. Generated files (and so live models)
 # register their copy, the same source, under the same name.
 PACKAGE = "archspec"
@@ -60,7 +61,7 @@ def conv_bn_act(
     filters: int,
     kernel: tuple[int, int],
     stride: tuple[int, int] = (1, 1),
-    padding: str = "same",
+    padding: Padding = "same",
     bias: bool = False,
     bn: BatchNorm | None = None,
     activation: str = "relu",
@@ -68,7 +69,12 @@ def conv_bn_act(
     name: str,
 ) -> keras.KerasTensor:
     """Conv, then optional batch norm, then activation. Keras's batch-norm momentum is the weight
-    of the old statistic, the complement of the IR's (PyTorch's)."""
+    of the old statistic, the complement of the IR's (PyTorch's). Explicit pads are a zero-padding
+    layer before a valid conv."""
+    if not isinstance(padding, str):
+        top, bottom, left, right = padding
+        x = layers.ZeroPadding2D(((top, bottom), (left, right)), name=name + PAD_SUFFIX)(x)
+        padding = "valid"
     x = layers.Conv2D(filters, kernel, stride, padding, use_bias=bias, name=name)(x)
     if bn is not None:
         x = layers.BatchNormalization(
@@ -83,23 +89,89 @@ def dense(
     return activate(layers.Dense(units, use_bias=bias, name=name)(x), activation, name)
 
 
+def pad_or_crop(x: keras.KerasTensor, top: int, bottom: int, left: int, right: int, value: float) -> keras.KerasTensor:
+    """x padded with `value` by each amount (NHWC), or cropped where an amount is negative."""
+    height, width = x.shape[1], x.shape[2]
+    x = x[:, max(-top, 0) : height - max(-bottom, 0), max(-left, 0) : width - max(-right, 0), :]
+    pads = [[0, 0], [max(top, 0), max(bottom, 0)], [max(left, 0), max(right, 0)], [0, 0]]
+    return keras.ops.pad(x, pads, constant_values=value)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class WindowPool(layers.Layer):  # type: ignore[misc]
+    """A max or average pool with explicit pads or PyTorch's ceil mode, which Keras's pooling
+    layers lack: the input is padded (with -inf for max) so that a valid pool gives the IR's output
+    size, and an average divides by the cells each window counts (the real cells, and the declared
+    pads with `include_padding`, never the reach of a ceil-mode window)."""
+
+    def __init__(
+        self,
+        mode: str,
+        kernel: tuple[int, int],
+        stride: tuple[int, int],
+        padding: Padding,
+        include_padding: bool = False,
+        ceil_mode: bool = False,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.mode, self.kernel, self.stride = mode, tuple(kernel), tuple(stride)
+        top, bottom, left, right = (0, 0, 0, 0) if isinstance(padding, str) else padding
+        self.padding: Padding = padding if isinstance(padding, str) else (top, bottom, left, right)
+        self.include_padding, self.ceil_mode = include_padding, ceil_mode
+
+    def call(self, x: keras.KerasTensor) -> keras.KerasTensor:
+        height, width = x.shape[1], x.shape[2]
+        top, bottom = window_pads(height, self.kernel[0], self.stride[0], self.padding, 0, self.ceil_mode)
+        left, right = window_pads(width, self.kernel[1], self.stride[1], self.padding, 1, self.ceil_mode)
+        if self.mode == "max":
+            padded = pad_or_crop(x, top, bottom, left, right, float("-inf"))
+            return keras.ops.max_pool(padded, self.kernel, self.stride, "valid")
+        total = keras.ops.average_pool(pad_or_crop(x, top, bottom, left, right, 0.0), self.kernel, self.stride, "valid")
+        declared_top, declared_bottom = axis_pads(height, self.kernel[0], self.stride[0], self.padding, 0)
+        declared_left, declared_right = axis_pads(width, self.kernel[1], self.stride[1], self.padding, 1)
+        if self.include_padding and (bottom, right) == (declared_bottom, declared_right):
+            return total
+        ones = keras.ops.ones((1, height, width, 1), dtype=x.dtype)
+        value = 1.0 if self.include_padding else 0.0
+        counted = pad_or_crop(ones, declared_top, declared_bottom, declared_left, declared_right, value)
+        counted = pad_or_crop(counted, 0, bottom - declared_bottom, 0, right - declared_right, 0.0)
+        return total / keras.ops.average_pool(counted, self.kernel, self.stride, "valid")
+
+    def get_config(self) -> dict[str, object]:
+        config: dict[str, object] = super().get_config()
+        options = {"mode": self.mode, "kernel": self.kernel, "stride": self.stride, "padding": self.padding}
+        return {**config, **options, "include_padding": self.include_padding, "ceil_mode": self.ceil_mode}
+
+
 def max_pool(
-    x: keras.KerasTensor, kernel: tuple[int, int], stride: tuple[int, int], padding: str, *, name: str
+    x: keras.KerasTensor,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: Padding,
+    ceil_mode: bool = False,
+    *,
+    name: str,
 ) -> keras.KerasTensor:
-    return layers.MaxPooling2D(kernel, stride, padding, name=name)(x)
+    if isinstance(padding, str) and not ceil_mode:
+        return layers.MaxPooling2D(kernel, stride, padding, name=name)(x)
+    return WindowPool("max", kernel, stride, padding, ceil_mode=ceil_mode, name=name)(x)
 
 
 def avg_pool(
     x: keras.KerasTensor,
     kernel: tuple[int, int],
     stride: tuple[int, int],
-    padding: str,
+    padding: Padding,
     include_padding: bool,
+    ceil_mode: bool = False,
     *,
     name: str,
 ) -> keras.KerasTensor:
     """Keras's same-padded average pool leaves padded cells out of the average, as TensorFlow
     does; counting them (`include_padding`) takes explicit zero padding and a valid pool."""
+    if not isinstance(padding, str) or ceil_mode:
+        return WindowPool("avg", kernel, stride, padding, include_padding, ceil_mode, name=name)(x)
     if padding == "valid" or not include_padding:
         return layers.AveragePooling2D(kernel, stride, padding, name=name)(x)
     height, width = x.shape[1], x.shape[2]
@@ -109,6 +181,13 @@ def avg_pool(
     if pads != ((0, 0), (0, 0)):
         x = layers.ZeroPadding2D(pads, name=name + PAD_SUFFIX)(x)
     return layers.AveragePooling2D(kernel, stride, "valid", name=name)(x)
+
+
+def multiply(x: keras.KerasTensor, gate: keras.KerasTensor, *, name: str) -> keras.KerasTensor:
+    """x * gate; a vector gate is first reshaped to 1x1xC, which Multiply broadcasts over H and W."""
+    if len(gate.shape) != len(x.shape):
+        gate = layers.Reshape((1, 1, gate.shape[-1]), name=name + RESHAPE_SUFFIX)(gate)
+    return layers.Multiply(name=name)([x, gate])
 
 
 def residual_add(

@@ -65,9 +65,10 @@ def set_weights(model: Network, weights: dict[str, Any]) -> None:
 
 def load_reference_weights(model: Network, state_dict: dict[str, torch.Tensor], source: str = "timm") -> None:
     """Load a reference implementation's state_dict into the model built from the matching
-    bundled spec (timm's inception_v3, inception_v4 or inception_resnet_v2)."""
-    from backends.torch.reference import load_timm
+    bundled spec: timm's inception_v3, inception_v4 or inception_resnet_v2 (`source="timm"`), or
+    torchvision's googlenet, inception_v3 or resnet50 (`source="torchvision"`)."""
+    from backends.torch.reference import load_in_order
 
-    if source != "timm":
-        raise ValueError(f"unknown reference source '{source}'; the torch backend knows 'timm'")
-    load_timm(model, state_dict)
+    if source not in ("timm", "torchvision"):
+        raise ValueError(f"unknown reference source '{source}'; the torch backend knows 'timm' and 'torchvision'")
+    load_in_order(model, state_dict, source)

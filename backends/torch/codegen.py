@@ -23,23 +23,29 @@ from typing import Any
 from torch import Tensor, nn
 
 from archspec.ops import BatchNorm
-from archspec.padding import same_pads
+from archspec.padding import axis_pads, output_size, same_pads, window_pads
 from archspec.spec import Spec
 from backends import blocks
 from backends.blocks import Run, annotation, repeat_runs
-from backends.naming import Constants, Namespace, Scopes, literal, names_tuple, pascal_case, word
+from backends.naming import Constants, Namespace, Scopes, literal, names_tuple, pascal_case, word, wrap
 from backends.torch import layers
 
 HELPERS: tuple[Any, ...] = (
     BatchNorm,
     same_pads,
+    axis_pads,
+    output_size,
+    window_pads,
     layers.static_padding,
-    layers.pad_same,
+    layers.input_pads,
+    layers.pad_input,
+    layers.native_pool_padding,
     layers.ConvBnAct,
     layers.Dense,
     layers.max_pool,
     layers.avg_pool,
     layers.residual_add,
+    layers.gate,
     layers.flatten_hwc,
 )
 HEADER = '''\
@@ -59,8 +65,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+Padding = str | tuple[int, int, int, int]  # same, valid, or (top, bottom, left, right)
 '''
-RESERVED = ("torch", "F", "nn", "Tensor", "Callable", "dataclass", "annotations", "ACTIVATIONS", "build", "name")
+RESERVED = (
+    "torch", "F", "nn", "Tensor", "Callable", "dataclass", "annotations", "ACTIVATIONS", "build", "name", "Padding",
+)  # fmt: skip
 # What the live model keeps on itself (backends.torch.network), and what earlier versions kept:
 # no IR name takes these as a module attribute, so weight keys stay as they were.
 LIVE_ATTRIBUTES = (
@@ -82,8 +91,16 @@ class Emitter:
     tensors: Callable[[Any, Any], dict[str, Tensor]] = field(default=lambda module, attrs: {})
 
 
-def _arguments(required: list[str], attribute: Source, defaults: dict[str, Any]) -> str:
-    optional = [f"{k}={attribute(k)}" for k, default in defaults.items() if attribute(k) != literal(default)]
+def _arguments(
+    required: list[str], attribute: Source, defaults: dict[str, Any], keywords: dict[str, str] | None = None
+) -> str:
+    """Call arguments: the required ones, then each optional one that is not at its default, as
+    `keyword=value` (the attribute's name unless `keywords` renames it)."""
+    optional = [
+        f"{(keywords or {}).get(k, k)}={attribute(k)}"
+        for k, default in defaults.items()
+        if attribute(k) != literal(default)
+    ]
     return ", ".join(required + optional)
 
 
@@ -107,6 +124,8 @@ def _dense_tensors(module: Any, attrs: Any) -> dict[str, Tensor]:
     return {"kernel": module.weight, **({"bias": module.bias} if module.bias is not None else {})}
 
 
+WINDOW = ("kernel", "stride", "padding")
+CEIL = {"ceil_mode": False}
 CONV_DEFAULTS = {"stride": (1, 1), "padding": "same", "bias": False, "bn": None, "activation": "relu"}
 EMITTERS: dict[str, Emitter] = {
     "conv": Emitter(
@@ -120,14 +139,17 @@ EMITTERS: dict[str, Emitter] = {
         tensors=_dense_tensors,
     ),
     "dropout": Emitter(call=lambda ins, a, m: f"{m}({ins[0]})", module=lambda a, c: f"nn.Dropout({a('rate')})"),
-    "maxpool": Emitter(lambda ins, a, m: f"max_pool({ins[0]}, {a('kernel')}, {a('stride')}, {a('padding')})"),
+    "maxpool": Emitter(lambda ins, a, m: f"max_pool({_arguments([ins[0], *map(a, WINDOW)], a, CEIL)})"),
     "avgpool": Emitter(
-        lambda ins, a, m: f"avg_pool({ins[0]}, {a('kernel')}, {a('stride')}, {a('padding')}, {a('include_padding')})"
+        lambda ins, a, m: f"avg_pool({_arguments([ins[0], *map(a, WINDOW), a('include_padding')], a, CEIL)})"
     ),
     "concat": Emitter(lambda ins, a, m: f"torch.cat([{', '.join(ins)}], 1)"),
     "add": Emitter(lambda ins, a, m: f"residual_add({ins[0]}, {ins[1]}, {a('scale')}, {a('activation')})"),
     "activation": Emitter(lambda ins, a, m: f"ACTIVATIONS[{a('fn')}]({ins[0]})"),
-    "global_avgpool": Emitter(lambda ins, a, m: f"{ins[0]}.mean((2, 3))"),
+    "multiply": Emitter(lambda ins, a, m: f"gate({ins[0]}, {ins[1]})"),
+    "global_avgpool": Emitter(
+        lambda ins, a, m: f"{ins[0]}.mean({_arguments(['(2, 3)'], a, {'keepdims': False}, {'keepdims': 'keepdim'})})"
+    ),
     "flatten": Emitter(lambda ins, a, m: f"flatten_hwc({ins[0]})"),
 }
 
@@ -312,8 +334,8 @@ def _tensors_annotation(count: int) -> str:
 def _block_class(
     cls: blocks.BlockClass, class_name: str, names: Names, constants: Constants, taken: tuple[str, ...]
 ) -> str:
-    signature = "".join(f", {names.params[arg]}: {annotation(values)}" for arg, values in cls.args.items())
-    init = [f"    def __init__(self{signature}) -> None:\n", "        super().__init__()\n"]
+    signature = ["self", *(f"{names.params[arg]}: {annotation(values)}" for arg, values in cls.args.items())]
+    init = [wrap("    ", "def __init__(", signature, ") -> None:"), "        super().__init__()\n"]
     init += [f"        self.{kept} = {names.params[arg]}\n" for arg, kept in names.kept.items()]
     init += _module_tree(cls, names, constants)
     local = Namespace(reserved=(*taken, "self"))

@@ -30,7 +30,7 @@ from torch import Tensor, fx, nn
 from backends.torch.network import Network, build
 
 # The generated helpers that read sizes or branch on values: traced as one call each.
-OPAQUE_FUNCTIONS = ("max_pool", "avg_pool", "residual_add", "flatten_hwc", "pad_same")
+OPAQUE_FUNCTIONS = ("max_pool", "avg_pool", "residual_add", "gate", "flatten_hwc", "pad_input")
 
 
 def for_inference(model: Network, dtype: torch.dtype | None = None, merge_siblings: bool = True) -> nn.Module:
@@ -68,10 +68,8 @@ class SplitConv(nn.Module):
         super().__init__()
         first = siblings[0]
         self.sizes = [s.conv.out_channels for s in siblings]
-        self.layer = type(first)(first.conv.in_channels, sum(self.sizes), first.kernel, first.stride, bias=True,
-                                 bn=None, activation=first.activation)  # fmt: skip
-        self.layer.pad_in_forward = first.pad_in_forward
-        self.layer.conv.padding = first.conv.padding
+        self.layer = type(first)(first.conv.in_channels, sum(self.sizes), first.kernel, first.stride, first.padding,
+                                 bias=True, bn=None, activation=first.activation)  # fmt: skip
         with torch.no_grad():
             self.layer.conv.weight.copy_(torch.cat([s.conv.weight for s in siblings]))
             biases = [s.conv.bias if s.conv.bias is not None else s.conv.weight.new_zeros(n) for s, n in
@@ -110,8 +108,8 @@ def merge_sibling_convs(model: Network) -> fx.GraphModule:
         layer = model.get_submodule(str(node.target))
         if isinstance(layer, generated.ConvBnAct) and layer.bn is None:
             conv = layer.conv
-            key = (node.args[0], layer.kernel, layer.stride, layer.pad_in_forward, conv.padding, conv.dilation,
-                   conv.groups, layer.activation)  # fmt: skip
+            key = (node.args[0], layer.kernel, layer.stride, layer.padding, conv.dilation, conv.groups,
+                   layer.activation)  # fmt: skip
             groups.setdefault(key, []).append(node)
     for members in (g for g in groups.values() if len(g) > 1):
         merged = SplitConv([model.get_submodule(str(node.target)) for node in members])

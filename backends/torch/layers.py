@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from archspec.ops import BatchNorm
-from archspec.padding import same_pads
+from archspec.padding import Padding, same_pads, window_pads
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "none": lambda x: x,
@@ -30,23 +30,51 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 
-def static_padding(kernel: tuple[int, int], stride: tuple[int, int], padding: str) -> tuple[int, int] | None:
-    """Padding a conv or pool can apply itself, or None when `same` needs explicit, size-dependent
-    padding. At stride 1 `same` pads kernel - 1 in total, which is symmetric for odd kernels."""
+def static_padding(kernel: tuple[int, int], stride: tuple[int, int], padding: Padding) -> tuple[int, int] | None:
+    """Padding a conv or pool can apply itself (the same on both sides), or None when it must be
+    applied explicitly: `same` at a stride or even kernel (it depends on the input size), or
+    explicit pads that differ before and after. At stride 1 `same` pads kernel - 1 in total,
+    which is symmetric for odd kernels."""
     if padding == "valid":
         return (0, 0)
-    if stride == (1, 1) and kernel[0] % 2 == 1 and kernel[1] % 2 == 1:
-        return (kernel[0] // 2, kernel[1] // 2)
-    return None
+    if isinstance(padding, str):  # same
+        if stride == (1, 1) and kernel[0] % 2 == 1 and kernel[1] % 2 == 1:
+            return (kernel[0] // 2, kernel[1] // 2)
+        return None
+    top, bottom, left, right = padding
+    return (top, left) if top == bottom and left == right else None
 
 
-def pad_same(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int], value: float = 0.0) -> Tensor:
-    """TensorFlow's `same` padding for this input: the smaller half before, the larger after."""
-    top, bottom = same_pads(x.shape[-2], kernel[0], stride[0])
-    left, right = same_pads(x.shape[-1], kernel[1], stride[1])
+def input_pads(
+    x: Tensor, kernel: tuple[int, int], stride: tuple[int, int], padding: Padding, ceil_mode: bool = False
+) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) to pad this input by before a plain window pass: TensorFlow's
+    `same` (the smaller half before, the larger after), the explicit pads, or with ceil_mode the
+    pads that give PyTorch's ceil-mode output size (`window_pads`)."""
+    if ceil_mode:
+        top, bottom = window_pads(x.shape[-2], kernel[0], stride[0], padding, 0, True)
+        left, right = window_pads(x.shape[-1], kernel[1], stride[1], padding, 1, True)
+        return top, bottom, left, right
+    if padding == "same":
+        return (*same_pads(x.shape[-2], kernel[0], stride[0]), *same_pads(x.shape[-1], kernel[1], stride[1]))
+    if isinstance(padding, str):  # valid
+        return (0, 0, 0, 0)
+    top, bottom, left, right = padding
+    return top, bottom, left, right
+
+
+def pad_input(
+    x: Tensor,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: Padding,
+    value: float = 0.0,
+    ceil_mode: bool = False,
+) -> Tensor:
+    top, bottom, left, right = input_pads(x, kernel, stride, padding, ceil_mode)
     if top == bottom == left == right == 0:
         return x
-    return F.pad(x, (left, right, top, bottom), value=value)
+    return F.pad(x, (left, right, top, bottom), value=value)  # a negative pad crops
 
 
 class ConvBnAct(nn.Module):
@@ -59,13 +87,13 @@ class ConvBnAct(nn.Module):
         out_channels: int,
         kernel: tuple[int, int],
         stride: tuple[int, int] = (1, 1),
-        padding: str = "same",
+        padding: Padding = "same",
         bias: bool = False,
         bn: BatchNorm | None = None,
         activation: str = "relu",
     ) -> None:
         super().__init__()
-        self.kernel, self.stride = kernel, stride
+        self.kernel, self.stride, self.padding = kernel, stride, padding
         fixed = static_padding(kernel, stride, padding)
         self.pad_in_forward = fixed is None
         self.conv = nn.Conv2d(in_channels, out_channels, kernel, stride, fixed or 0, bias=bias)
@@ -78,7 +106,7 @@ class ConvBnAct(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.pad_in_forward:
-            x = pad_same(x, self.kernel, self.stride)
+            x = pad_input(x, self.kernel, self.stride, self.padding)
         x = self.conv(x)
         if self.bn is not None:
             x = self.bn(x)
@@ -96,31 +124,59 @@ class Dense(nn.Linear):
         return ACTIVATIONS[self.activation](super().forward(x))
 
 
-def max_pool(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int], padding: str) -> Tensor:
+def native_pool_padding(kernel: tuple[int, int], stride: tuple[int, int], padding: Padding) -> tuple[int, int] | None:
+    """Padding that F.max_pool2d and F.avg_pool2d apply themselves (at most half the window)."""
     fixed = static_padding(kernel, stride, padding)
-    if fixed is None:  # padded cells must never win the max
-        return F.max_pool2d(pad_same(x, kernel, stride, value=float("-inf")), kernel, stride)
-    return F.max_pool2d(x, kernel, stride, fixed)
+    if fixed is None or fixed[0] > kernel[0] // 2 or fixed[1] > kernel[1] // 2:
+        return None
+    return fixed
+
+
+def max_pool(
+    x: Tensor, kernel: tuple[int, int], stride: tuple[int, int], padding: Padding, ceil_mode: bool = False
+) -> Tensor:
+    fixed = native_pool_padding(kernel, stride, padding)
+    if fixed is not None:  # PyTorch's own rule, padding with -inf
+        return F.max_pool2d(x, kernel, stride, fixed, ceil_mode=ceil_mode)
+    # padded cells must never win the max
+    return F.max_pool2d(pad_input(x, kernel, stride, padding, float("-inf"), ceil_mode), kernel, stride)
 
 
 def avg_pool(
-    x: Tensor, kernel: tuple[int, int], stride: tuple[int, int], padding: str, include_padding: bool
+    x: Tensor,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: Padding,
+    include_padding: bool,
+    ceil_mode: bool = False,
 ) -> Tensor:
-    fixed = static_padding(kernel, stride, padding)
+    fixed = native_pool_padding(kernel, stride, padding)
     if fixed is not None:
-        return F.avg_pool2d(x, kernel, stride, fixed, count_include_pad=include_padding)
-    total = F.avg_pool2d(pad_same(x, kernel, stride), kernel, stride)
-    if include_padding:
+        return F.avg_pool2d(x, kernel, stride, fixed, ceil_mode=ceil_mode, count_include_pad=include_padding)
+    total = F.avg_pool2d(pad_input(x, kernel, stride, padding, 0.0, ceil_mode), kernel, stride)
+    overhang = ceil_mode and input_pads(x, kernel, stride, padding, True) != input_pads(x, kernel, stride, padding)
+    if include_padding and not overhang:
         return total
-    # TensorFlow divides by the number of real cells under each window: average a padded map of
-    # ones the same way and divide by it.
+    # Divide by the cells each window counts, as TensorFlow (real cells) and PyTorch (with
+    # include_padding, the declared pads too, never the reach of a ceil-mode window) do: average
+    # a map of ones over those cells the same way, and divide by it.
     ones = torch.ones((1, 1, *x.shape[-2:]), dtype=x.dtype, device=x.device)
-    return total / F.avg_pool2d(pad_same(ones, kernel, stride), kernel, stride)
+    top, bottom, left, right = input_pads(x, kernel, stride, padding)
+    applied = input_pads(x, kernel, stride, padding, ceil_mode)
+    counted = F.pad(ones, (left, right, top, bottom), value=1.0 if include_padding else 0.0)
+    reach = [a - d for a, d in zip(applied, (top, bottom, left, right), strict=True)]  # ceil-mode reach
+    counted = F.pad(counted, (reach[2], reach[3], reach[0], reach[1]), value=0.0)
+    return total / F.avg_pool2d(counted, kernel, stride)
 
 
 def residual_add(shortcut: Tensor, residual: Tensor, scale: float, activation: str) -> Tensor:
     """activation(shortcut + scale * residual)."""
     return ACTIVATIONS[activation](shortcut + residual * scale if scale != 1.0 else shortcut + residual)
+
+
+def gate(x: Tensor, g: Tensor) -> Tensor:
+    """x * g, a vector gate (N, C) broadcast over H and W as a 1x1xC one is."""
+    return x * (g if g.dim() == x.dim() else g[:, :, None, None])
 
 
 def flatten_hwc(x: Tensor) -> Tensor:

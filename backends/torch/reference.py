@@ -1,8 +1,10 @@
-"""Map a timm state_dict onto a model built from the matching bundled spec.
+"""Map a timm or torchvision state_dict onto a model built from the matching bundled spec.
 
 timm's Inception models register their layers in the order in which TF-slim builds and
-concatenates them, which is the order of the bundled specs; so the i-th conv (or linear) layer of
-timm is the i-th of ours. Every pair is checked for shape, and the first that does not fit is named.
+concatenates them, and torchvision's GoogLeNet, Inception-v3 and ResNet-50 in the order of their
+papers' figures; the bundled specs write their nodes in the same order, so the i-th conv (or
+linear) layer of the reference is the i-th of ours. Every pair is checked for shape, and the
+first that does not fit is named.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from backends.torch.network import Network
 
 
 @dataclass(frozen=True)
-class TimmLayer:
-    """One conv or linear layer of a timm state_dict: its weight key and, if any, bias and
+class ReferenceLayer:
+    """One conv or linear layer of a reference state_dict: its weight key and, if any, bias and
     batch-norm key prefix."""
 
     weight: str
@@ -26,23 +28,36 @@ class TimmLayer:
     bn: str | None
 
 
-def timm_layers(state_dict: dict[str, torch.Tensor]) -> list[TimmLayer]:
-    """The conv and linear layers of a timm state_dict, in registration order. A ConvNormAct
-    holds `<m>.conv.weight` and `<m>.bn.*`; a plain conv or linear holds `<m>.weight` (and bias)."""
+def _batch_norm_of(module: str) -> list[str]:
+    """Where a conv's batch norm may be: timm's and torchvision's `<m>.conv` / `<m>.bn`,
+    torchvision ResNet's `<m>.convN` / `<m>.bnN` and `<m>.downsample.0` / `<m>.downsample.1`."""
+    parent, _, leaf = module.rpartition(".")
+    prefix = f"{parent}." if parent else ""
+    candidates = []
+    if leaf == "conv":
+        candidates.append(f"{prefix}bn")
+    elif leaf.startswith("conv"):
+        candidates.append(f"{prefix}bn{leaf[len('conv') :]}")
+    elif leaf == "0" and parent.endswith("downsample"):
+        candidates.append(f"{parent}.1")
+    return candidates
+
+
+def reference_layers(state_dict: dict[str, torch.Tensor]) -> list[ReferenceLayer]:
+    """The conv and linear layers of a reference state_dict, in registration order: a weight of
+    two or four dimensions, its bias if any, and its batch norm where it has one."""
     found = []
     for key, tensor in state_dict.items():
-        if not key.endswith(".weight") or tensor.dim() not in (2, 4) or ".bn." in key:
+        if not key.endswith(".weight") or tensor.dim() not in (2, 4):
             continue
         module = key[: -len(".weight")]
         bias = f"{module}.bias" if f"{module}.bias" in state_dict else None
-        bn = None
-        if module.endswith(".conv") and f"{module[: -len('.conv')]}.bn.running_mean" in state_dict:
-            bn = f"{module[: -len('.conv')]}.bn"
-        found.append(TimmLayer(key, bias, bn))
+        bn = next((c for c in _batch_norm_of(module) if f"{c}.running_mean" in state_dict), None)
+        found.append(ReferenceLayer(key, bias, bn))
     return found
 
 
-def _pairs(layer: TimmLayer, module: Any) -> list[tuple[str, torch.Tensor]]:
+def _pairs(layer: ReferenceLayer, module: Any) -> list[tuple[str, torch.Tensor]]:
     """(timm key, our tensor) for every tensor of one layer: a Dense, or a ConvBnAct."""
     if isinstance(module, nn.Linear):
         pairs = [(layer.weight, module.weight)]
@@ -65,26 +80,27 @@ def _pairs(layer: TimmLayer, module: Any) -> list[tuple[str, torch.Tensor]]:
     return pairs
 
 
-def load_timm(model: Network, state_dict: dict[str, torch.Tensor]) -> None:
-    theirs = timm_layers(state_dict)
+def load_in_order(model: Network, state_dict: dict[str, torch.Tensor], source: str) -> None:
+    """Load the i-th conv or linear layer of `source`'s state_dict into the i-th of the model."""
+    theirs = reference_layers(state_dict)
     ours = list(model.node_modules.items())
     if len(theirs) != len(ours):
         raise ValueError(
-            f"the timm state_dict has {len(theirs)} conv/linear layers but '{model.spec.name}' has {len(ours)}; "
+            f"the {source} state_dict has {len(theirs)} conv/linear layers but '{model.spec.name}' has {len(ours)}; "
             "is it the state_dict of the matching model?"
         )
     used: set[str] = set()
     with torch.no_grad():
         for layer, (node, module) in zip(theirs, ours, strict=True):
             for key, target in _pairs(layer, module):
-                source = state_dict[key]
-                if tuple(source.shape) != tuple(target.shape):
+                given = state_dict[key]
+                if tuple(given.shape) != tuple(target.shape):
                     raise ValueError(
-                        f"timm tensor '{key}' has shape {tuple(source.shape)} but node '{node}' needs "
+                        f"{source} tensor '{key}' has shape {tuple(given.shape)} but node '{node}' needs "
                         f"{tuple(target.shape)}"
                     )
-                target.copy_(source)
+                target.copy_(given)
                 used.add(key)
     left = [k for k in state_dict if k not in used and not k.endswith("num_batches_tracked")]
     if left:
-        raise ValueError(f"timm tensor '{left[0]}' has no place in '{model.spec.name}' ({len(left)} left over)")
+        raise ValueError(f"{source} tensor '{left[0]}' has no place in '{model.spec.name}' ({len(left)} left over)")

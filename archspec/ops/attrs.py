@@ -1,8 +1,9 @@
-"""The closed set of op kinds: their attributes, defaults and the canonical form of each value.
+"""The attribute vocabulary shared by every op kind: each attribute name's canonical form, and
+its type in the JSON Schema.
 
 A spec writes attributes loosely (`kernel: 1x7`, `stride: 2`, `bn: false`); the IR holds them in
 one canonical form (`kernel=(1, 7)`, `stride=(2, 2)`, `bn=None`), so every later stage and every
-backend reads a single shape of data. Adding an op kind starts here and in the JSON Schema.
+backend reads a single shape of data. An attribute means the same in every kind that has it.
 """
 
 from __future__ import annotations
@@ -39,65 +40,6 @@ REQUIRED = object()
 # Attributes that connect nodes rather than configure them; the expander resolves these.
 WIRING = {"op", "name", "input", "inputs", "shortcut", "residual"}
 
-OP_ATTRS: dict[str, dict[str, Any]] = {
-    "input": {"shape": REQUIRED},
-    "conv": {
-        "kernel": REQUIRED,
-        "stride": 1,
-        "padding": "same",
-        "filters": REQUIRED,
-        "bias": None,  # None: a bias only when there is no batch norm to absorb it
-        "bn": True,
-        "activation": "relu",
-    },
-    "maxpool": {"kernel": REQUIRED, "stride": 1, "padding": "same"},
-    "avgpool": {"kernel": REQUIRED, "stride": 1, "padding": "same", "include_padding": False},
-    "concat": {},
-    "add": {"scale": 1.0, "activation": "none"},
-    "activation": {"fn": REQUIRED},
-    "dropout": {"rate": REQUIRED},
-    "global_avgpool": {},
-    "flatten": {},
-    "dense": {"units": REQUIRED, "bias": True, "activation": "none"},
-}
-OP_KINDS = tuple(OP_ATTRS)
-
-
-class OpGroup:
-    """Named sets of op kinds, so that a fact about several kinds is stated once (as tinygrad's
-    GroupOp): every stage and backend asks these instead of listing kinds itself."""
-
-    WEIGHTED = frozenset({"conv", "dense"})  # carry weights: kernel, bias, batch norm (see weight_shapes)
-    POOLING = frozenset({"maxpool", "avgpool"})  # a window over a feature map, no weights
-    MODE_DEPENDENT = frozenset({"dropout"})  # computes differently in training and in evaluation
-    JOINING = frozenset({"concat", "add"})  # reads several inputs that must fit together
-
-
-def width_attr(op: str) -> str | None:
-    """The attribute that sets a weighted op's output width."""
-    return {"conv": "filters", "dense": "units"}.get(op)
-
-
-def weight_shapes(op: str, attrs: Mapping[str, Any], in_width: int) -> dict[str, tuple[int, ...]]:
-    """The neutral weight roles of one node and their shapes (TensorFlow's layouts: a conv kernel
-    is (kh, kw, in, out), a dense kernel (in, out)); empty for ops without weights."""
-    if op not in OpGroup.WEIGHTED:
-        return {}
-    out = attrs[str(width_attr(op))]
-    roles: dict[str, tuple[int, ...]] = {
-        "kernel": (*attrs["kernel"], in_width, out) if op == "conv" else (in_width, out)
-    }
-    if attrs["bias"]:
-        roles["bias"] = (out,)
-    bn = attrs.get("bn")
-    if bn is not None:
-        if bn.scale:
-            roles["gamma"] = (out,)
-        if bn.center:
-            roles["beta"] = (out,)
-        roles["moving_mean"] = roles["moving_variance"] = (out,)
-    return roles
-
 
 def _positive_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -121,6 +63,23 @@ def _pair(value: Any) -> tuple[int, int]:
         return (_positive_int(pair[0]), _positive_int(pair[1]))
     except AttrError:
         raise AttrError(f"must be a positive integer, 'HxW' or [H, W], got {shown(value)}") from None
+
+
+def _padding(value: Any) -> str | tuple[int, int, int, int]:
+    """`same`, `valid`, or explicit pads as (top, bottom, left, right): an integer on every side,
+    [ph, pw] (PyTorch's: ph above and below, pw left and right) or [top, bottom, left, right]."""
+    if value in PADDINGS:
+        return str(value)
+    sides = [value] * 4 if not isinstance(value, list) else value
+    if isinstance(value, list) and len(value) == 2:
+        sides = [value[0], value[0], value[1], value[1]]
+    ok = len(sides) == 4 and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in sides)
+    if not ok or not all(within_budget(v) for v in sides):
+        raise AttrError(
+            f"must be same, valid, a non-negative integer, [ph, pw] or [top, bottom, left, right], got {shown(value)}"
+        )
+    top, bottom, left, right = sides
+    return (top, bottom, left, right)
 
 
 def _choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
@@ -180,7 +139,9 @@ NORMALIZE: dict[str, Callable[[Any], Any]] = {
     "shape": _shape,
     "kernel": _pair,
     "stride": _pair,
-    "padding": _choice(PADDINGS),
+    "padding": _padding,
+    "ceil_mode": _bool,
+    "keepdims": _bool,
     "filters": _positive_int,
     "units": _positive_int,
     "bias": _bool,
@@ -193,11 +154,33 @@ NORMALIZE: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def canonical_attrs(op: str, given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+# Each attribute's type in the JSON Schema, a definition under `$defs`.
+SCHEMA_TYPES: dict[str, str] = {
+    "shape": "shape",
+    "kernel": "size2",
+    "stride": "size2",
+    "padding": "padding",
+    "filters": "positive_int",
+    "units": "positive_int",
+    "bias": "boolean",
+    "bn": "bn",
+    "activation": "activation",
+    "fn": "activation",
+    "include_padding": "boolean",
+    "ceil_mode": "boolean",
+    "keepdims": "boolean",
+    "scale": "number",
+    "rate": "number",
+}
+
+
+def canonical_attrs(
+    op: str, defaults: Mapping[str, Any], given: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Defaults filled in and every value in canonical form; problems per attribute name."""
     attrs: dict[str, Any] = {}
     problems: dict[str, str] = {}
-    for key, default in OP_ATTRS[op].items():
+    for key, default in defaults.items():
         value = given.get(key, default)
         if value is REQUIRED:
             problems[key] = f"{op} needs '{key}'"
@@ -212,6 +195,6 @@ def canonical_attrs(op: str, given: dict[str, Any]) -> tuple[dict[str, Any], dic
             attrs[key] = NORMALIZE[key](value)
         except AttrError as exc:
             problems[key] = f"'{key}' {exc}"
-    if op in OpGroup.WEIGHTED and attrs.get("bias") is None:
+    if "bias" in attrs and attrs["bias"] is None:  # a bias only when no batch norm absorbs it
         attrs["bias"] = attrs.get("bn") is None
     return attrs, problems

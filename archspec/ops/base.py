@@ -1,0 +1,167 @@
+"""What one op kind's definition holds (`OpKind`), and the helpers the definitions share: shape
+errors and the window arithmetic of convs and pools, and the paper's way of writing labels.
+
+A kind's definition is all the front end knows of it: attributes and defaults, how its operands
+are written, its groups, its shape and cost rules, its weights in the neutral layout, and its
+label and colour in drawings. The JSON Schema of its step is derived from these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from archspec.errors import Pos
+from archspec.ir import Node
+from archspec.padding import axis_pads, output_size
+
+Shape = tuple[int, ...]
+Lookup = Callable[[str], Node]  # a node of the graph by name, for messages about an input
+
+
+class ShapeError(Exception):
+    def __init__(self, message: str, pos: Pos | None = None, hint: str | None = None, recovered: Shape | None = None):
+        super().__init__(message)
+        self.pos, self.hint, self.recovered = pos, hint, recovered
+
+
+def fmt(shape: Shape) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+def elements(shape: Shape) -> int:
+    total = 1
+    for dim in shape:
+        total *= dim
+    return total
+
+
+def _free(n: Node, inputs: list[Shape], out: Shape) -> tuple[int, int]:
+    return 0, 0
+
+
+def _no_weights(attrs: Mapping[str, Any], in_width: int) -> dict[str, tuple[int, ...]]:
+    return {}
+
+
+# How a kind's operands are written: the step before (or `input:`), a list under `inputs:`, or
+# `shortcut:` and `residual:` (the step before by default).
+OPERANDS = ("previous", "inputs", "shortcut")
+
+
+@dataclass(frozen=True)
+class OpKind:
+    """One op kind. `shape(node, input shapes, lookup)` gives its output shape or raises
+    ShapeError; `cost(node, input shapes, output shape)` its (parameters, MACs); `weights(attrs,
+    input width)` its neutral weight roles and their shapes (TensorFlow's layouts); `label(node)`
+    its box in a drawing, as the paper's figures write it."""
+
+    name: str
+    description: str
+    attrs: Mapping[str, Any]  # attribute -> default (attrs.REQUIRED where it must be given)
+    shape: Callable[[Node, list[Shape], Lookup], Shape]
+    label: Callable[[Node], str]
+    operands: str = "previous"
+    groups: frozenset[str] = frozenset()
+    cost: Callable[[Node, list[Shape], Shape], tuple[int, int]] = _free
+    weights: Callable[[Mapping[str, Any], int], dict[str, tuple[int, ...]]] = _no_weights
+    width: str | None = None  # the attribute that sets the output width, for weighted kinds
+    keeps_width: bool = False  # the output has the first input's width (channels)
+    fill: str = "#ffffff"  # the box's colour in drawings
+    in_network: bool = True  # a step may use it (the input node is made by the expander)
+
+
+REGISTRY: dict[str, OpKind] = {}  # filled as archspec.ops imports each kind's module
+
+
+def register(*kinds: OpKind) -> None:
+    """Add op kinds to the registry; each name once (as timm's `register_model`)."""
+    for kind in kinds:
+        if kind.name in REGISTRY:
+            raise ValueError(f"op kind '{kind.name}' is defined twice")
+        REGISTRY[kind.name] = kind
+
+
+# -- shapes ---------------------------------------------------------------------------------------
+
+
+def feature_map(n: Node, shape: Shape) -> tuple[int, int, int]:
+    if len(shape) != 3:
+        raise ShapeError(
+            f"needs an HxWxC input, got a vector of {shape[0]}",
+            hint="spatial ops must come before global_avgpool/flatten",
+        )
+    return shape[0], shape[1], shape[2]
+
+
+def window(n: Node, shape: Shape, pool: bool = False) -> tuple[int, int]:
+    """The output size of a conv or pool over an HxWxC input. A pool's explicit pads are at most
+    half its kernel (PyTorch's rule), so that no window sees only padding."""
+    h, w, _ = feature_map(n, shape)
+    (kh, kw), (sh, sw), padding = n.attrs["kernel"], n.attrs["stride"], n.attrs["padding"]
+    ceil_mode = bool(n.attrs.get("ceil_mode", False))
+    sizes = []
+    for axis, (size, k, s) in enumerate(((h, kh, sh), (w, kw, sw))):
+        before, after = axis_pads(size, k, s, padding, axis)
+        if pool and not isinstance(padding, str) and max(before, after) > k // 2:
+            raise ShapeError(
+                f"pads {before} and {after} on a {k}-wide window: a pool pads at most half its window ({k // 2})",
+                pos=n.where("padding"),
+            )
+        sizes.append(output_size(size, k, s, (before, after), ceil_mode))
+    if sizes[0] < 1 or sizes[1] < 1:
+        raise ShapeError(
+            f"{kh}x{kw} kernel does not fit the {h}x{w} input with {padding_text(padding)} padding",
+            pos=n.where("kernel"),
+            hint="use padding: same, a smaller kernel, or a larger input",
+        )
+    return sizes[0], sizes[1]
+
+
+def padding_text(padding: Any) -> str:
+    return padding if isinstance(padding, str) else "[" + ", ".join(map(str, padding)) + "]"
+
+
+def same_shape(n: Node, shapes: list[Shape], lookup: Lookup) -> Shape:
+    return shapes[0]
+
+
+# -- labels ---------------------------------------------------------------------------------------
+
+ACTIVATION_NAMES = {
+    "relu": "ReLU",
+    "relu6": "ReLU6",
+    "gelu": "GELU",
+    "silu": "SiLU",
+    "sigmoid": "Sigmoid",
+    "tanh": "Tanh",
+    "softmax": "Softmax",
+}
+
+
+def pair(value: tuple[int, int]) -> str:
+    return f"{value[0]}x{value[1]}"
+
+
+def stride_and_padding(node: Node) -> list[str]:
+    """The paper writes "stride 2" and "V" (valid padding) only where they differ from 1 / same;
+    explicit pads are written "pad 3" or "pad [0, 1, 0, 1]", and ceil mode "ceil"."""
+    stride: tuple[int, int] = node.attrs["stride"]
+    parts = [] if stride == (1, 1) else [f"stride {stride[0] if stride[0] == stride[1] else pair(stride)}"]
+    padding = node.attrs["padding"]
+    if padding == "valid":
+        parts.append("V")
+    elif not isinstance(padding, str):
+        parts.append(f"pad {padding[0]}" if len(set(padding)) == 1 else f"pad {padding_text(padding)}")
+    return parts + (["ceil"] if node.attrs.get("ceil_mode") else [])
+
+
+def number(value: float) -> str:
+    """0.2 as the paper's 0.20; anything finer keeps its own digits."""
+    two = f"{value:.2f}"
+    return two if float(two) == value else f"{value:g}"
+
+
+def fixed(text: str) -> Callable[[Node], str]:
+    return lambda node: text

@@ -1,0 +1,73 @@
+"""conv: a 2-D convolution, then optional batch norm, then an activation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from archspec.ir import Node
+from archspec.ops.attrs import REQUIRED
+from archspec.ops.base import ACTIVATION_NAMES, Lookup, OpKind, Shape, pair, register, stride_and_padding, window
+
+
+def shape(n: Node, shapes: list[Shape], lookup: Lookup) -> Shape:
+    return (*window(n, shapes[0]), n.attrs["filters"])
+
+
+def cost(n: Node, inputs: list[Shape], out: Shape) -> tuple[int, int]:
+    kh, kw = n.attrs["kernel"]
+    fan_in = kh * kw * inputs[0][2]
+    filters = n.attrs["filters"]
+    bn = n.attrs["bn"]
+    params = fan_in * filters + (filters if n.attrs["bias"] else 0)
+    if bn is not None:
+        params += filters * (int(bn.scale) + int(bn.center))
+    return params, fan_in * filters * out[0] * out[1]
+
+
+def weights(attrs: Mapping[str, Any], in_width: int) -> dict[str, tuple[int, ...]]:
+    """A (kh, kw, in, out) kernel, a bias, and batch norm's tensors where enabled."""
+    out = attrs["filters"]
+    roles: dict[str, tuple[int, ...]] = {"kernel": (*attrs["kernel"], in_width, out)}
+    if attrs["bias"]:
+        roles["bias"] = (out,)
+    bn = attrs["bn"]
+    if bn is not None:
+        if bn.scale:
+            roles["gamma"] = (out,)
+        if bn.center:
+            roles["beta"] = (out,)
+        roles["moving_mean"] = roles["moving_variance"] = (out,)
+    return roles
+
+
+def label(node: Node) -> str:
+    """ "1x7 Conv (224)", "3x3 Conv (384 stride 2 V)", "1x1 Conv (2080 Linear)"."""
+    a = node.attrs
+    activation = a["activation"]
+    extra = [] if activation == "relu" else ["Linear" if activation == "none" else ACTIVATION_NAMES[activation]]
+    return f"{pair(a['kernel'])} Conv ({' '.join([str(a['filters']), *stride_and_padding(node), *extra])})"
+
+
+register(
+    OpKind(
+        "conv",
+        "Convolution, optionally followed by batch norm and an activation.",
+        {
+            "kernel": REQUIRED,
+            "stride": 1,
+            "padding": "same",
+            "filters": REQUIRED,
+            "bias": None,  # None: a bias only when there is no batch norm to absorb it
+            "bn": True,
+            "activation": "relu",
+        },
+        shape,
+        label,
+        groups=frozenset({"weighted"}),
+        cost=cost,
+        weights=weights,
+        width="filters",
+        fill="#fff6d5",
+    ),
+)

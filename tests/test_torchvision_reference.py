@@ -1,0 +1,110 @@
+"""The bundled specs of torchvision's networks equal torchvision's models: the parameter count,
+MACs equal to torch.utils.flop_counter's count / 2 at batch 1, and, after the reference weights
+are loaded (random init, batch-norm statistics randomised), the eval outputs at the native input
+size, in the live torch model and, through neutral weights, the live Keras model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from library import randomize_batch_norm
+
+import archspec
+
+torch = pytest.importorskip("torch")
+bt = pytest.importorskip("backends.torch")
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+TOLERANCE = 1e-4  # max abs difference over the largest output
+
+
+def torchvision_models() -> Any:
+    from benchmarks.reference import import_torchvision
+
+    try:
+        return import_torchvision().models
+    except Exception as exc:  # an import that fails for any reason is this machine's, not archspec's
+        pytest.skip(f"torchvision does not import here: {exc}")
+
+
+def with_aux_head(model: Any, x: Any) -> list[Any]:
+    """torchvision's Inception-v3 runs its auxiliary head only in training: in eval mode, run it
+    on Mixed_6e's output, as the training forward does."""
+    found: list[Any] = []
+    hook = model.Mixed_6e.register_forward_hook(lambda module, args, output: found.append(output))
+    try:
+        logits = model(x)
+    finally:
+        hook.remove()
+    return [logits, model.AuxLogits(found[0])]
+
+
+NETWORKS: dict[str, tuple[Callable[[Any], Any], int, Callable[[Any, Any], list[Any]]]] = {
+    "googlenet": (
+        lambda tvm: tvm.googlenet(weights=None, aux_logits=False, init_weights=True),
+        6_624_904,
+        lambda model, x: [model(x)],
+    ),
+    "inception_v3_aux": (
+        lambda tvm: tvm.inception_v3(weights=None, aux_logits=True, init_weights=True),
+        27_161_264,
+        with_aux_head,
+    ),
+    "resnet50": (lambda tvm: tvm.resnet50(weights=None), 25_557_032, lambda model, x: [model(x)]),
+}
+
+
+def reference(name: str) -> Any:
+    torch.manual_seed(0)
+    model = NETWORKS[name][0](torchvision_models())
+    randomize_batch_norm(model, seed=1)
+    return model.eval()
+
+
+def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
+    return float(np.abs(actual - expected).max() / np.abs(expected).max())
+
+
+def each(outputs: Any) -> list[np.ndarray]:
+    return [np.asarray(o) for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_counts_equal_torchvision_s(name: str) -> None:
+    spec = archspec.load(SPECS / f"{name}.yaml")
+    theirs = reference(name)
+    assert spec.params == NETWORKS[name][1] == sum(p.numel() for p in theirs.parameters())
+    height, width, channels = spec.input_shape
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        NETWORKS[name][2](theirs, torch.zeros(1, channels, height, width))
+    assert spec.macs * 2 == counter.get_total_flops()
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_outputs_equal_torchvision_s_after_weight_import(name: str) -> None:
+    spec = archspec.load(SPECS / f"{name}.yaml")
+    theirs = reference(name)
+    ours = bt.build(spec).eval()
+    bt.load_reference_weights(ours, theirs.state_dict(), source="torchvision")
+    height, width, channels = spec.input_shape
+    x = torch.randn(2, channels, height, width, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        expected = [o.numpy() for o in NETWORKS[name][2](theirs, x)]
+        actual = each(ours(x))
+    assert len(actual) == len(expected) == len(spec.outputs)
+    for ours_out, theirs_out in zip(actual, expected, strict=True):
+        assert relative_error(ours_out, theirs_out) <= TOLERANCE
+    pytest.importorskip("keras")
+    from backends import tensorflow as btf
+
+    keras_model = btf.build(spec)
+    btf.set_weights(keras_model, bt.get_weights(ours))
+    keras_out = each(keras_model(x.permute(0, 2, 3, 1).numpy(), training=False))
+    for ours_out, theirs_out in zip(keras_out, expected, strict=True):
+        assert relative_error(ours_out, theirs_out) <= TOLERANCE
