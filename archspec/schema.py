@@ -28,7 +28,8 @@ def schema() -> dict[str, Any]:
 
 
 def with_op_kinds(rules: dict[str, Any]) -> dict[str, Any]:
-    """`rules` with `$defs/op_<kind>` and `$defs/op_step` derived from the op registry."""
+    """`rules` with `$defs/op_<kind>`, `$defs/op_step` and the kinds `defaults:` may name derived
+    from the op registry."""
     defs: dict[str, Any] = {}
     for key, value in rules["$defs"].items():
         if key == "op_step":
@@ -36,7 +37,10 @@ def with_op_kinds(rules: dict[str, Any]) -> dict[str, Any]:
             defs["op_step"] = _op_step()
         elif not key.startswith("op_"):
             defs[key] = value
-    return {**rules, "$defs": defs}
+    properties = dict(rules["properties"])
+    kinds = [k.name for k in ops.REGISTRY.values() if k.in_network]
+    properties["defaults"] = {**properties["defaults"], "propertyNames": {"enum": kinds}}
+    return {**rules, "properties": properties, "$defs": defs}
 
 
 _OPERANDS: dict[str, dict[str, Any]] = {

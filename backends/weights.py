@@ -2,7 +2,9 @@
 
 A key is `<IR node name>/<role>`, e.g. `mixed_6b/branch_1/conv_2/kernel`. Roles and layouts:
 
-    kernel           conv: (kh, kw, in, out)   dense: (in, out)
+    kernel           conv: (kh, kw, in / groups, out)   dense: (in, out)
+    depthwise_kernel separable_conv: (kh, kw, in, depth_multiplier)
+    pointwise_kernel separable_conv: (1, 1, in x depth_multiplier, out)
     bias             (out,)
     gamma, beta      (out,)   batch-norm scale and offset, present when the spec enables them
     moving_mean      (out,)   batch-norm running statistics
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 
     from archspec.spec import Spec
 
-ROLES = ("kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance")
+ROLES = ("kernel", "depthwise_kernel", "pointwise_kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance")
 
 
 def key(node: str, role: str) -> str:

@@ -58,11 +58,19 @@ ACTIVATIONS = ["relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "none"]
 
 
 @st.composite
-def spatial_op(draw: st.DrawFn, channels: int, stride: int, size: int) -> tuple[dict[str, Any], int, int]:
+def spatial_op(draw: st.DrawFn, channels: int | None, stride: int, size: int) -> tuple[dict[str, Any], int, int]:
     """One op that keeps (stride 1) or halves the size, its width and its output size. At stride 1
-    every choice keeps the size, so that a block's residual add fits."""
-    kind = draw(st.sampled_from(["conv", "conv", "maxpool", "avgpool", "activation", "dropout"]))
+    every choice keeps the size, so that a block's residual add fits. `channels` is None inside
+    a block, whose input width is a parameter."""
+    kind = draw(st.sampled_from(["conv", "conv", "separable_conv", "maxpool", "avgpool", "activation", "dropout"]))
     halved = -(-size // stride)
+    if kind == "separable_conv":
+        filters = draw(st.integers(1, 6))
+        op = {"op": kind, "kernel": draw(st.sampled_from([3, "1x3"])), "filters": filters, "stride": stride}
+        op["depth_multiplier"] = draw(st.integers(1, 2))
+        if draw(st.booleans()):
+            op["bn"] = False
+        return op, filters, halved
     if kind == "conv":
         filters = draw(st.integers(1, 6))
         op: dict[str, Any] = {"op": "conv", "kernel": draw(st.sampled_from(["1x1", "3x3", "1x3", "2x2"])),
@@ -72,6 +80,12 @@ def spatial_op(draw: st.DrawFn, channels: int, stride: int, size: int) -> tuple[
         if stride == 1 and draw(st.booleans()):  # explicit pads that keep the size of a 1x1 or 3x3
             op["kernel"] = draw(st.sampled_from(["1x1", "3x3"]))
             op["padding"] = 0 if op["kernel"] == "1x1" else draw(st.sampled_from([1, [1, 1], [1, 1, 1, 1]]))
+        if channels is not None and draw(st.booleans()):  # grouped: groups divide the widths
+            groups = draw(st.sampled_from([g for g in (1, 2, 3) if channels % g == 0]))
+            op["groups"], op["filters"] = groups, groups * draw(st.integers(1, 3))
+            filters = op["filters"]
+        if stride == 1 and "padding" not in op and draw(st.booleans()):  # same padding keeps the size
+            op["dilation"] = 2
         if draw(st.booleans()):
             op["activation"] = draw(st.sampled_from(ACTIVATIONS))
         return op, filters, halved
@@ -126,7 +140,7 @@ def block_body(draw: st.DrawFn, inner: str | None) -> tuple[list[Any], dict[str,
         if branch in branches:
             continue
         used: set[str] = set()
-        ops = [named(draw, draw(spatial_op(4, 1, 4))[0], used) for _ in range(draw(st.integers(1, 2)))]
+        ops = [named(draw, draw(spatial_op(None, 1, 4))[0], used) for _ in range(draw(st.integers(1, 2)))]
         branches[branch] = ops
     body.append({"branches": branches})
     used = set()

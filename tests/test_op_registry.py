@@ -21,10 +21,11 @@ archspec: 1
 input: {shape: [8, 8, 3]}
 network:
   - {op: conv, name: a, kernel: 1, filters: 4}
+  - {op: separable_conv, name: sa, kernel: 3, filters: 4, depth_multiplier: 2}
   - {op: maxpool, name: b, kernel: 2}
   - {op: avgpool, name: c, kernel: 2}
   - {op: concat, name: d, inputs: [a, c]}
-  - {op: conv, name: e, kernel: 1, filters: 8}
+  - {op: conv, name: e, kernel: 3, filters: 8, groups: 2, dilation: 2}
   - {op: add, name: f, shortcut: d, scale: 0.5}
   - {op: activation, name: g, fn: tanh}
   - {op: global_avgpool, name: s, keepdims: true}

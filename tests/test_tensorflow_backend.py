@@ -374,6 +374,48 @@ def test_outputs_equal_keras_applications_after_loading_their_weights(applicatio
     assert difference <= 1e-4, difference
 
 
+def _keras_macs(model: Any) -> int:
+    """Multiply-accumulates of a Keras model's conv, separable conv and dense layers, from the
+    layers' own kernel and output shapes."""
+    total = 0
+    for layer in model.layers:
+        positions = int(np.prod(layer.output.shape[1:-1])) if len(layer.output.shape) == 4 else 1
+        if isinstance(layer, keras.layers.SeparableConv2D):
+            total += (
+                int(np.prod(layer.depthwise_kernel.shape)) + int(np.prod(layer.pointwise_kernel.shape))
+            ) * positions
+        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+            total += int(np.prod(layer.kernel.shape)) * positions
+    return total
+
+
+def test_xception_equals_keras_applications_at_its_native_size() -> None:
+    """Parameters (Keras counts batch-norm statistics as well), MACs, and the eval outputs of the
+    live Keras model and, through neutral weights, of the torch model, at 299x299."""
+    spec = archspec.load(ROOT / "specs" / "xception.yaml")
+    keras.utils.set_random_seed(3)
+    reference = keras.applications.Xception(weights=None, classifier_activation=None)
+    randomize_batch_norm(reference, seed=3)
+    statistics = sum(2 * layer.moving_mean.shape[0] for layer in reference.layers if hasattr(layer, "moving_mean"))
+    trainable = sum(int(np.prod(v.shape)) for v in reference.trainable_weights)
+    assert spec.params == trainable and spec.params + statistics == reference.count_params() == 22_910_480
+    assert spec.macs == _keras_macs(reference)
+    ours = btf.build(spec)
+    btf.load_reference_weights(ours, reference, source="keras")
+    x = batch(spec)
+    expected = run(reference, x)
+    scale = np.abs(expected).max()
+    assert np.abs(run(ours, x) - expected).max() <= 1e-4 * scale
+    torch = pytest.importorskip("torch")
+    from backends import torch as bt
+
+    torch_model = bt.build(spec).eval()
+    bt.set_weights(torch_model, btf.get_weights(ours))
+    with torch.no_grad():
+        actual = torch_model(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
+    assert np.abs(actual - expected).max() <= 1e-4 * scale
+
+
 def test_keras_mapping_names_the_first_tensor_that_does_not_fit() -> None:
     reference = _keras_application("InceptionV3", classes=10)
     spec = archspec.load(ROOT / "specs" / "inception_v3_tf.yaml", input_shape=REFERENCE_INPUT)

@@ -15,7 +15,7 @@ from typing import Any
 
 # Each module registers its kinds; this order is the schema's and the documentation's.
 # isort: off
-from archspec.ops import input, conv, pool, concat, add, activation, dropout  # noqa: F401
+from archspec.ops import input, conv, separable_conv, pool, concat, add, activation, dropout  # noqa: F401
 from archspec.ops import multiply, global_avgpool, flatten, dense  # noqa: F401
 
 # isort: on

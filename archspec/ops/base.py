@@ -99,7 +99,7 @@ def window(n: Node, shape: Shape, pool: bool = False) -> tuple[int, int]:
     """The output size of a conv or pool over an HxWxC input. A pool's explicit pads are at most
     half its kernel (PyTorch's rule), so that no window sees only padding."""
     h, w, _ = feature_map(n, shape)
-    (kh, kw), (sh, sw), padding = n.attrs["kernel"], n.attrs["stride"], n.attrs["padding"]
+    (kh, kw), (sh, sw), padding = effective_kernel(n.attrs), n.attrs["stride"], n.attrs["padding"]
     ceil_mode = bool(n.attrs.get("ceil_mode", False))
     sizes = []
     for axis, (size, k, s) in enumerate(((h, kh, sh), (w, kw, sw))):
@@ -117,6 +117,12 @@ def window(n: Node, shape: Shape, pool: bool = False) -> tuple[int, int]:
             hint="use padding: same, a smaller kernel, or a larger input",
         )
     return sizes[0], sizes[1]
+
+
+def effective_kernel(attrs: Mapping[str, Any]) -> tuple[int, int]:
+    """The extent of a kernel on the input: dilation d spreads k taps over d * (k - 1) + 1 cells."""
+    (kh, kw), (dh, dw) = attrs["kernel"], attrs.get("dilation", (1, 1))
+    return dh * (kh - 1) + 1, dw * (kw - 1) + 1
 
 
 def padding_text(padding: Any) -> str:

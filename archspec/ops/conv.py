@@ -1,4 +1,6 @@
-"""conv: a 2-D convolution, then optional batch norm, then an activation."""
+"""conv: a 2-D convolution, then optional batch norm, then an activation. `groups` splits the
+input and output channels into that many independent convolutions (groups equal to the input
+channels is a depthwise conv); `dilation` spaces the kernel's taps."""
 
 from __future__ import annotations
 
@@ -7,16 +9,40 @@ from typing import Any
 
 from archspec.ir import Node
 from archspec.ops.attrs import REQUIRED
-from archspec.ops.base import ACTIVATION_NAMES, Lookup, OpKind, Shape, pair, register, stride_and_padding, window
+from archspec.ops.base import (
+    ACTIVATION_NAMES,
+    Lookup,
+    OpKind,
+    Shape,
+    ShapeError,
+    feature_map,
+    pair,
+    register,
+    stride_and_padding,
+    window,
+)
 
 
 def shape(n: Node, shapes: list[Shape], lookup: Lookup) -> Shape:
-    return (*window(n, shapes[0]), n.attrs["filters"])
+    groups, filters = n.attrs["groups"], n.attrs["filters"]
+    channels = feature_map(n, shapes[0])[2]
+    if channels % groups or filters % groups:
+        raise ShapeError(
+            f"{groups} groups must divide both the {channels} input channels and the {filters} filters",
+            pos=n.where("groups"),
+        )
+    if n.attrs["dilation"] != (1, 1) and n.attrs["stride"] != (1, 1):
+        raise ShapeError(
+            "a dilated conv takes stride 1 (Keras and TensorFlow have no strided dilated conv)",
+            pos=n.where("dilation"),
+            hint="follow it with a pool, or a stride-2 conv",
+        )
+    return (*window(n, shapes[0]), filters)
 
 
 def cost(n: Node, inputs: list[Shape], out: Shape) -> tuple[int, int]:
     kh, kw = n.attrs["kernel"]
-    fan_in = kh * kw * inputs[0][2]
+    fan_in = kh * kw * inputs[0][2] // n.attrs["groups"]
     filters = n.attrs["filters"]
     bn = n.attrs["bn"]
     params = fan_in * filters + (filters if n.attrs["bias"] else 0)
@@ -26,9 +52,9 @@ def cost(n: Node, inputs: list[Shape], out: Shape) -> tuple[int, int]:
 
 
 def weights(attrs: Mapping[str, Any], in_width: int) -> dict[str, tuple[int, ...]]:
-    """A (kh, kw, in, out) kernel, a bias, and batch norm's tensors where enabled."""
+    """A (kh, kw, in / groups, out) kernel, a bias, and batch norm's tensors where enabled."""
     out = attrs["filters"]
-    roles: dict[str, tuple[int, ...]] = {"kernel": (*attrs["kernel"], in_width, out)}
+    roles: dict[str, tuple[int, ...]] = {"kernel": (*attrs["kernel"], in_width // attrs["groups"], out)}
     if attrs["bias"]:
         roles["bias"] = (out,)
     bn = attrs["bn"]
@@ -46,6 +72,10 @@ def label(node: Node) -> str:
     a = node.attrs
     activation = a["activation"]
     extra = [] if activation == "relu" else ["Linear" if activation == "none" else ACTIVATION_NAMES[activation]]
+    if a["dilation"] != (1, 1):
+        extra.append(f"dilation {a['dilation'][0] if len(set(a['dilation'])) == 1 else pair(a['dilation'])}")
+    if a["groups"] != 1:
+        extra.append(f"groups {a['groups']}")
     return f"{pair(a['kernel'])} Conv ({' '.join([str(a['filters']), *stride_and_padding(node), *extra])})"
 
 
@@ -58,6 +88,8 @@ register(
             "stride": 1,
             "padding": "same",
             "filters": REQUIRED,
+            "groups": 1,
+            "dilation": 1,
             "bias": None,  # None: a bias only when there is no batch norm to absorb it
             "bn": True,
             "activation": "relu",

@@ -36,7 +36,10 @@ HELPERS: tuple[Any, ...] = (
     layers.pad_or_crop,
     layers.WindowPool,
     layers.activate,
+    layers.normalize_activate,
+    layers.explicit_padding,
     layers.conv_bn_act,
+    layers.separable_conv_bn_act,
     layers.dense,
     layers.max_pool,
     layers.avg_pool,
@@ -130,11 +133,16 @@ def _helper(function: str, required: tuple[str, ...], defaults: dict[str, Any] |
     return statement
 
 
+CONV_DEFAULTS = {
+    "stride": (1, 1), "padding": "same", "bias": False, "bn": None, "activation": "relu", "dilation": (1, 1),
+    "groups": 1,
+}  # fmt: skip
 EMITTERS: dict[str, Statement] = {
-    "conv": _helper(
-        "conv_bn_act",
+    "conv": _helper("conv_bn_act", ("filters", "kernel"), CONV_DEFAULTS),
+    "separable_conv": _helper(
+        "separable_conv_bn_act",
         ("filters", "kernel"),
-        {"stride": (1, 1), "padding": "same", "bias": False, "bn": None, "activation": "relu"},
+        {"stride": (1, 1), "padding": "same", "depth_multiplier": 1, "bias": False, "bn": None, "activation": "relu"},
     ),
     "dense": _helper("dense", ("units",), {"bias": True, "activation": "none"}),
     "maxpool": _helper("max_pool", ("kernel", "stride", "padding"), {"ceil_mode": False}),

@@ -56,6 +56,24 @@ def activate(x: keras.KerasTensor, activation: str, name: str) -> keras.KerasTen
     return layers.Activation(activation, name=name + ACT_SUFFIX)(x)
 
 
+def normalize_activate(x: keras.KerasTensor, bn: BatchNorm | None, activation: str, name: str) -> keras.KerasTensor:
+    """The batch norm and activation after a node's main layer. Keras's batch-norm momentum is
+    the weight of the old statistic, the complement of the IR's (PyTorch's)."""
+    if bn is not None:
+        x = layers.BatchNormalization(
+            epsilon=bn.eps, momentum=1.0 - bn.momentum, scale=bn.scale, center=bn.center, name=name + BN_SUFFIX
+        )(x)
+    return activate(x, activation, name)
+
+
+def explicit_padding(x: keras.KerasTensor, padding: Padding, name: str) -> tuple[keras.KerasTensor, str]:
+    """Explicit pads as a zero-padding layer before a valid conv; same and valid as they are."""
+    if isinstance(padding, str):
+        return x, padding
+    top, bottom, left, right = padding
+    return layers.ZeroPadding2D(((top, bottom), (left, right)), name=name + PAD_SUFFIX)(x), "valid"
+
+
 def conv_bn_act(
     x: keras.KerasTensor,
     filters: int,
@@ -65,22 +83,38 @@ def conv_bn_act(
     bias: bool = False,
     bn: BatchNorm | None = None,
     activation: str = "relu",
+    dilation: tuple[int, int] = (1, 1),
+    groups: int = 1,
     *,
     name: str,
 ) -> keras.KerasTensor:
-    """Conv, then optional batch norm, then activation. Keras's batch-norm momentum is the weight
-    of the old statistic, the complement of the IR's (PyTorch's). Explicit pads are a zero-padding
-    layer before a valid conv."""
-    if not isinstance(padding, str):
-        top, bottom, left, right = padding
-        x = layers.ZeroPadding2D(((top, bottom), (left, right)), name=name + PAD_SUFFIX)(x)
-        padding = "valid"
-    x = layers.Conv2D(filters, kernel, stride, padding, use_bias=bias, name=name)(x)
-    if bn is not None:
-        x = layers.BatchNormalization(
-            epsilon=bn.eps, momentum=1.0 - bn.momentum, scale=bn.scale, center=bn.center, name=name + BN_SUFFIX
-        )(x)
-    return activate(x, activation, name)
+    """Conv, then optional batch norm, then activation."""
+    x, padding = explicit_padding(x, padding, name)
+    conv = layers.Conv2D(
+        filters, kernel, stride, padding, dilation_rate=dilation, groups=groups, use_bias=bias, name=name
+    )
+    return normalize_activate(conv(x), bn, activation, name)
+
+
+def separable_conv_bn_act(
+    x: keras.KerasTensor,
+    filters: int,
+    kernel: tuple[int, int],
+    stride: tuple[int, int] = (1, 1),
+    padding: Padding = "same",
+    depth_multiplier: int = 1,
+    bias: bool = False,
+    bn: BatchNorm | None = None,
+    activation: str = "relu",
+    *,
+    name: str,
+) -> keras.KerasTensor:
+    """SeparableConv2D, then optional batch norm, then activation."""
+    x, padding = explicit_padding(x, padding, name)
+    conv = layers.SeparableConv2D(
+        filters, kernel, stride, padding, depth_multiplier=depth_multiplier, use_bias=bias, name=name
+    )
+    return normalize_activate(conv(x), bn, activation, name)
 
 
 def dense(

@@ -1,7 +1,8 @@
 """Map a keras.applications model's weights onto the model of the matching bundled spec.
 
-Keras Applications builds InceptionV3 and InceptionResNetV2 from the blocks of the bundled specs
-(`inception_v3_tf.yaml`, `inception_resnet_v2.yaml`), with the branches in the same concat order,
+Keras Applications builds InceptionV3, InceptionResNetV2 and Xception from the blocks of the
+bundled specs (`inception_v3_tf.yaml`, `inception_resnet_v2.yaml`, `xception.yaml`), with the
+branches in the same concat order and the operands of each add in the same order,
 but names its layers by a counter (`conv2d_57`). So layers are paired by their place in the
 graph: both graphs are walked the same way, depth first from the output, every op's inputs in
 order, and the i-th conv or dense layer of one is the i-th of the other. Every pair is checked for
@@ -27,7 +28,7 @@ T = TypeVar("T")
 
 # What a missing batch-norm parameter stands for: Keras's `scale=False` is gamma = 1.
 NEUTRAL_VALUE = {"gamma": 1.0, "beta": 0.0}
-CONV_ROLES = ("kernel", "bias")
+CONV_ROLES = ("kernel", "depthwise_kernel", "pointwise_kernel", "bias")
 
 
 def post_order(roots: Sequence[T], inputs_of: Callable[[T], Sequence[T]], key: Callable[[T], Hashable]) -> list[T]:
@@ -119,7 +120,8 @@ def _pair(node: str, wanted: dict[str, tuple[int, ...]], layer: Any, theirs: dic
 def load_keras(spec: Spec, keras_model: keras.Model) -> dict[str, np.ndarray]:
     """The neutral weights of `spec` taken from a keras.applications model of the same network."""
     graph = KerasGraph(keras_model)
-    theirs = [layer for layer in graph.ordered() if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
+    weighted = (keras.layers.Conv2D, keras.layers.SeparableConv2D, keras.layers.Dense)
+    theirs = [layer for layer in graph.ordered() if isinstance(layer, weighted)]
     ours = _parameter_nodes(spec)
     if len(theirs) != len(ours):
         raise ValueError(

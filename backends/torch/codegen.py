@@ -40,7 +40,9 @@ HELPERS: tuple[Any, ...] = (
     layers.input_pads,
     layers.pad_input,
     layers.native_pool_padding,
+    layers.batch_norm,
     layers.ConvBnAct,
+    layers.SeparableConvBnAct,
     layers.Dense,
     layers.max_pool,
     layers.avg_pool,
@@ -104,20 +106,31 @@ def _arguments(
     return ", ".join(required + optional)
 
 
-def _conv_tensors(module: Any, attrs: Any) -> dict[str, Tensor]:
+def _batch_norm_tensors(bn_module: Any, bn: Any) -> dict[str, Tensor]:
     """Which batch-norm tensors are weights is the spec's to say (`scale`, `center`)."""
+    found = {}
+    if bn_module is not None and bn is not None:
+        if bn.scale:
+            found["gamma"] = bn_module.weight
+        if bn.center:
+            found["beta"] = bn_module.bias
+        found["moving_mean"] = bn_module.running_mean
+        found["moving_variance"] = bn_module.running_var
+    return found
+
+
+def _conv_tensors(module: Any, attrs: Any) -> dict[str, Tensor]:
     found = {"kernel": module.conv.weight}
     if module.conv.bias is not None:
         found["bias"] = module.conv.bias
-    bn = attrs["bn"]
-    if module.bn is not None and bn is not None:
-        if bn.scale:
-            found["gamma"] = module.bn.weight
-        if bn.center:
-            found["beta"] = module.bn.bias
-        found["moving_mean"] = module.bn.running_mean
-        found["moving_variance"] = module.bn.running_var
-    return found
+    return {**found, **_batch_norm_tensors(module.bn, attrs["bn"])}
+
+
+def _separable_tensors(module: Any, attrs: Any) -> dict[str, Tensor]:
+    found = {"depthwise_kernel": module.depthwise.weight, "pointwise_kernel": module.pointwise.weight}
+    if module.pointwise.bias is not None:
+        found["bias"] = module.pointwise.bias
+    return {**found, **_batch_norm_tensors(module.bn, attrs["bn"])}
 
 
 def _dense_tensors(module: Any, attrs: Any) -> dict[str, Tensor]:
@@ -126,12 +139,23 @@ def _dense_tensors(module: Any, attrs: Any) -> dict[str, Tensor]:
 
 WINDOW = ("kernel", "stride", "padding")
 CEIL = {"ceil_mode": False}
-CONV_DEFAULTS = {"stride": (1, 1), "padding": "same", "bias": False, "bn": None, "activation": "relu"}
+CONV_DEFAULTS = {
+    "stride": (1, 1), "padding": "same", "bias": False, "bn": None, "activation": "relu", "dilation": (1, 1),
+    "groups": 1,
+}  # fmt: skip
+SEPARABLE_DEFAULTS = {
+    "stride": (1, 1), "padding": "same", "depth_multiplier": 1, "bias": False, "bn": None, "activation": "relu",
+}  # fmt: skip
 EMITTERS: dict[str, Emitter] = {
     "conv": Emitter(
         call=lambda ins, a, m: f"{m}({ins[0]})",
         module=lambda a, c: f"ConvBnAct({_arguments([c, a('filters'), a('kernel')], a, CONV_DEFAULTS)})",
         tensors=_conv_tensors,
+    ),
+    "separable_conv": Emitter(
+        call=lambda ins, a, m: f"{m}({ins[0]})",
+        module=lambda a, c: f"SeparableConvBnAct({_arguments([c, a('filters'), a('kernel')], a, SEPARABLE_DEFAULTS)})",
+        tensors=_separable_tensors,
     ),
     "dense": Emitter(
         call=lambda ins, a, m: f"{m}({ins[0]})",

@@ -39,19 +39,22 @@ def for_inference(model: Network, dtype: torch.dtype | None = None, merge_siblin
     built = build(model.spec)
     built.load_state_dict(model.state_dict())
     built.eval().requires_grad_(False)
-    conv_type = built.generated.ConvBnAct
+    generated = built.generated
     with torch.no_grad():
         for module in built.modules():
-            if isinstance(module, conv_type) and module.bn is not None:
-                fold_batch_norm(module)
+            if isinstance(module, generated.ConvBnAct) and module.bn is not None:
+                fold_batch_norm(module, module.conv)
+            elif isinstance(module, generated.SeparableConvBnAct) and module.bn is not None:
+                fold_batch_norm(module, module.pointwise)
     lowered: nn.Module = merge_sibling_convs(built) if merge_siblings else built
     tensors = list(model.state_dict().values())
     return lowered.to(device=tensors[0].device if tensors else None, dtype=dtype)
 
 
-def fold_batch_norm(layer: Any) -> None:
-    """Fold a ConvBnAct's batch norm (with its running statistics) into its convolution, in place."""
-    bn, conv = layer.bn, layer.conv
+def fold_batch_norm(layer: Any, conv: nn.Conv2d) -> None:
+    """Fold a layer's batch norm (with its running statistics) into the convolution before it
+    (a ConvBnAct's conv, a SeparableConvBnAct's pointwise conv), in place."""
+    bn = layer.bn
     assert bn is not None and bn.running_mean is not None and bn.running_var is not None
     scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
     bias = conv.bias.double() if conv.bias is not None else torch.zeros_like(scale)
@@ -69,7 +72,8 @@ class SplitConv(nn.Module):
         first = siblings[0]
         self.sizes = [s.conv.out_channels for s in siblings]
         self.layer = type(first)(first.conv.in_channels, sum(self.sizes), first.kernel, first.stride, first.padding,
-                                 bias=True, bn=None, activation=first.activation)  # fmt: skip
+                                 bias=True, bn=None, activation=first.activation,
+                                 dilation=first.conv.dilation)  # fmt: skip
         with torch.no_grad():
             self.layer.conv.weight.copy_(torch.cat([s.conv.weight for s in siblings]))
             biases = [s.conv.bias if s.conv.bias is not None else s.conv.weight.new_zeros(n) for s, n in
@@ -94,11 +98,12 @@ class _LayerTracer(fx.Tracer):
 
 def merge_sibling_convs(model: Network) -> fx.GraphModule:
     """The model as a GraphModule in which each group of mergeable sibling convolutions (one input,
-    no batch norm, the same kernel, stride, padding and activation) is one SplitConv, which takes
+    no batch norm, no groups, the same kernel, stride, padding, dilation and activation) is one SplitConv, which takes
     the first sibling's place in the module tree."""
     generated = model.generated
     tracer = _LayerTracer(
-        (generated.ConvBnAct, generated.Dense), tuple(getattr(generated, name) for name in OPAQUE_FUNCTIONS)
+        (generated.ConvBnAct, generated.SeparableConvBnAct, generated.Dense),
+        tuple(getattr(generated, name) for name in OPAQUE_FUNCTIONS),
     )
     graph = tracer.trace(model)
     groups: dict[tuple[object, ...], list[fx.Node]] = {}
@@ -106,10 +111,9 @@ def merge_sibling_convs(model: Network) -> fx.GraphModule:
         if node.op != "call_module" or len(node.args) != 1 or node.kwargs:
             continue
         layer = model.get_submodule(str(node.target))
-        if isinstance(layer, generated.ConvBnAct) and layer.bn is None:
+        if isinstance(layer, generated.ConvBnAct) and layer.bn is None and layer.conv.groups == 1:
             conv = layer.conv
-            key = (node.args[0], layer.kernel, layer.stride, layer.padding, conv.dilation, conv.groups,
-                   layer.activation)  # fmt: skip
+            key = (node.args[0], layer.kernel, layer.stride, layer.padding, conv.dilation, layer.activation)
             groups.setdefault(key, []).append(node)
     for members in (g for g in groups.values() if len(g) > 1):
         merged = SplitConv([model.get_submodule(str(node.target)) for node in members])

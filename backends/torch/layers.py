@@ -77,9 +77,20 @@ def pad_input(
     return F.pad(x, (left, right, top, bottom), value=value)  # a negative pad crops
 
 
+def batch_norm(channels: int, bn: BatchNorm | None) -> nn.BatchNorm2d | None:
+    """Batch norm without `scale` (gamma) or `center` (beta) keeps the parameter at 1 or 0 and
+    frozen, as TF-slim's and Keras's do."""
+    if bn is None:
+        return None
+    layer = nn.BatchNorm2d(channels, eps=bn.eps, momentum=bn.momentum)
+    layer.weight.requires_grad_(bn.scale)
+    layer.bias.requires_grad_(bn.center)
+    return layer
+
+
 class ConvBnAct(nn.Module):
-    """Conv, then optional batch norm, then activation. Batch norm without `scale` (gamma) or
-    `center` (beta) keeps the parameter at 1 or 0 and frozen, as TF-slim's and Keras's do."""
+    """Conv, then optional batch norm, then activation. `dilation` spreads the kernel over
+    dilation * (kernel - 1) + 1 cells, which is what padding is computed for."""
 
     def __init__(
         self,
@@ -91,23 +102,59 @@ class ConvBnAct(nn.Module):
         bias: bool = False,
         bn: BatchNorm | None = None,
         activation: str = "relu",
+        dilation: tuple[int, int] = (1, 1),
+        groups: int = 1,
+    ) -> None:
+        super().__init__()
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+        self.extent = (dilation[0] * (kernel[0] - 1) + 1, dilation[1] * (kernel[1] - 1) + 1)
+        fixed = static_padding(self.extent, stride, padding)
+        self.pad_in_forward = fixed is None
+        self.conv = nn.Conv2d(
+            in_channels, out_channels, kernel, stride, fixed or 0, dilation=dilation, groups=groups, bias=bias
+        )
+        self.bn = batch_norm(out_channels, bn)
+        self.activation = activation
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.pad_in_forward:
+            x = pad_input(x, self.extent, self.stride, self.padding)
+        x = self.conv(x)
+        if self.bn is not None:
+            x = self.bn(x)
+        return ACTIVATIONS[self.activation](x)
+
+
+class SeparableConvBnAct(nn.Module):
+    """Keras's SeparableConv2D: a depthwise conv (`depth_multiplier` filters per input channel),
+    a pointwise 1x1 conv, then optional batch norm and activation."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel: tuple[int, int],
+        stride: tuple[int, int] = (1, 1),
+        padding: Padding = "same",
+        depth_multiplier: int = 1,
+        bias: bool = False,
+        bn: BatchNorm | None = None,
+        activation: str = "relu",
     ) -> None:
         super().__init__()
         self.kernel, self.stride, self.padding = kernel, stride, padding
         fixed = static_padding(kernel, stride, padding)
         self.pad_in_forward = fixed is None
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel, stride, fixed or 0, bias=bias)
-        self.bn: nn.BatchNorm2d | None = None
-        if bn is not None:
-            self.bn = nn.BatchNorm2d(out_channels, eps=bn.eps, momentum=bn.momentum)
-            self.bn.weight.requires_grad_(bn.scale)
-            self.bn.bias.requires_grad_(bn.center)
+        depthwise = in_channels * depth_multiplier
+        self.depthwise = nn.Conv2d(in_channels, depthwise, kernel, stride, fixed or 0, groups=in_channels, bias=False)
+        self.pointwise = nn.Conv2d(depthwise, out_channels, 1, bias=bias)
+        self.bn = batch_norm(out_channels, bn)
         self.activation = activation
 
     def forward(self, x: Tensor) -> Tensor:
         if self.pad_in_forward:
             x = pad_input(x, self.kernel, self.stride, self.padding)
-        x = self.conv(x)
+        x = self.pointwise(self.depthwise(x))
         if self.bn is not None:
             x = self.bn(x)
         return ACTIVATIONS[self.activation](x)
