@@ -144,6 +144,29 @@ NUMBERS: dict[str, tuple[str, str, str]] = {
     "expression-code": ("{w: 4}", "{w: '${__import__(\"os\").getpid()}'}", "is not allowed here"),
     "expression-lambda": ("{w: 4}", "{w: '${(lambda: 4)()}'}", "is not allowed here"),
     "expression-too-long": ("{w: 4}", "{w: '${" + "1+" * 150 + "1}'}", "expression is longer than"),
+    # The lineage attributes: explicit pads, dilation, groups, separable convs, gates.
+    "padding-1e15": ("kernel: 3}", "kernel: 3, padding: 1000000000000000}", "elements; the limit is 2,147,483,647"),
+    "padding-negative": ("kernel: 3}", "kernel: 3, padding: [1, -1]}", "'padding' must be valid or same"),
+    "padding-three-sides": ("kernel: 3}", "kernel: 3, padding: [1, 2, 3]}", "'padding' must be same, valid"),
+    "dilation-1e15": ("kernel: 3}", "kernel: 3, dilation: 1000000000000000}", "elements; the limit is 2,147,483,647"),
+    "dilated-and-strided": ("kernel: 3}", "kernel: 3, dilation: 2, stride: 2}", "a dilated conv takes stride 1"),
+    "groups-1e15": ("kernel: 3}", "kernel: 3, groups: 1000000000000000}", "groups must divide both"),
+    "pool-pads-past-half": (
+        "{op: global_avgpool}",
+        "{op: maxpool, kernel: 3, padding: 2}\n  - {op: global_avgpool}",
+        "a pool pads at most half its window",
+    ),
+    "depth-multiplier-1e15": (
+        "{op: global_avgpool}",
+        "{op: separable_conv, kernel: 3, filters: 4, depth_multiplier: 1000000000000000}\n  - {op: global_avgpool}",
+        "has 36,000,000,000,000,000 elements",
+    ),
+    "gate-of-wrong-width": (
+        "{op: global_avgpool}",
+        "{op: global_avgpool, name: g, keepdims: true}\n  - {op: multiply, inputs: [input, g]}\n"
+        "  - {op: global_avgpool}",
+        "a gate has the same shape, 1x1x3 or 3",
+    ),
 }
 
 

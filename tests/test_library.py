@@ -256,3 +256,24 @@ def test_input_shape_override() -> None:
 def test_every_bundled_network_but_the_auxiliary_head_fits_the_small_test_input() -> None:
     """The backends' tests build each network at SMALL_INPUT; none is left out unawares."""
     assert [p.stem for p in NETWORKS if p not in SMALL_NETWORKS] == ["inception_v3_aux"]
+
+
+def test_the_squeeze_excitation_gates_add_what_the_paper_s_formula_says() -> None:
+    """Hu et al., Section 4: an SE gate of reduction r on width C adds 2 C^2 / r weights (plus,
+    here, the two biases); every residual block of Inception-ResNet-v2 gets one."""
+    base = archspec.load(ROOT / "specs" / "inception_resnet_v2.yaml")
+    gated = archspec.load(ROOT / "specs" / "se_inception_resnet_v2.yaml")
+    widths = [step.output for step in base.steps if step.type in ("block35", "block17", "block8")]
+    channels = [base.shapes[name][-1] for name in widths]
+    assert sorted(set(channels)) == [320, 1088, 2080] and len(channels) == 40
+    assert gated.params - base.params == sum(2 * c * c // 16 + c // 16 + c for c in channels)
+    gates = [n for n in gated.nodes if n.op == "multiply"]
+    assert len(gates) == 40 and all(gated.shapes[n.inputs[1]][:2] == (1, 1) for n in gates)
+
+
+def test_the_readme_s_squeeze_excitation_example_is_the_bundled_one() -> None:
+    example = (ROOT / "specs" / "examples" / "inception_resnet_v2_se35.yaml").read_text()
+    assert example[example.index("archspec: 1") :] in (ROOT / "README.md").read_text()
+    base = archspec.load(ROOT / "specs" / "inception_resnet_v2.yaml")
+    gated = archspec.load(ROOT / "specs" / "examples" / "inception_resnet_v2_se35.yaml")
+    assert gated.params - base.params == 10 * (2 * 320 * 320 // 16 + 320 // 16 + 320) == 131_400

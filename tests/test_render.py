@@ -19,6 +19,7 @@ from library import NETWORKS
 
 import archspec
 from archspec import render
+from archspec.ops import OpGroup
 from archspec.shapes import fmt
 from archspec.spec import Spec
 
@@ -254,8 +255,8 @@ def test_block_view_draws_the_first_instance_with_its_shapes(path: Path, block: 
     internal = sum(len(dict.fromkeys(n.inputs)) for n in nodes)
     assert len(dot.edges) == internal + 1  # every operand, plus the edge to the output box
     for _, head, edge in dot.edges:
-        if "label" in edge:  # the operands of concats and adds carry their shapes
-            assert spec.node(head).op in ("concat", "add")
+        if "label" in edge:  # the operands of joins (concat, add, multiply) carry their shapes
+            assert spec.node(head).op in OpGroup.JOINING
             assert edge["label"].strip() == fmt(spec.shapes[edge["tooltip"]])
     assert dot.graph["ordering"] == "out"
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from archspec.errors import Pos
 from archspec.ir import Node
+from archspec.limits import MAX_TENSOR_ELEMENTS
 from archspec.padding import axis_pads, output_size
 
 Shape = tuple[int, ...]
@@ -101,7 +102,7 @@ def window(n: Node, shape: Shape, pool: bool = False) -> tuple[int, int]:
     h, w, _ = feature_map(n, shape)
     (kh, kw), (sh, sw), padding = effective_kernel(n.attrs), n.attrs["stride"], n.attrs["padding"]
     ceil_mode = bool(n.attrs.get("ceil_mode", False))
-    sizes = []
+    sizes, padded = [], []
     for axis, (size, k, s) in enumerate(((h, kh, sh), (w, kw, sw))):
         before, after = axis_pads(size, k, s, padding, axis)
         if pool and not isinstance(padding, str) and max(before, after) > k // 2:
@@ -110,6 +111,15 @@ def window(n: Node, shape: Shape, pool: bool = False) -> tuple[int, int]:
                 pos=n.where("padding"),
             )
         sizes.append(output_size(size, k, s, (before, after), ceil_mode))
+        padded.append(size + before + after)
+    if padded[0] * padded[1] * shape[2] > MAX_TENSOR_ELEMENTS:  # a huge same-padded dilation, say
+        attr = "dilation" if "dilation" in n.attr_pos else ("padding" if "padding" in n.attr_pos else "kernel")
+        total = padded[0] * padded[1] * shape[2]
+        raise ShapeError(
+            f"padding makes its {h}x{w} input {padded[0]}x{padded[1]}x{shape[2]}, which has {total:,} elements; "
+            f"the limit is {MAX_TENSOR_ELEMENTS:,}",
+            pos=n.where(attr),
+        )
     if sizes[0] < 1 or sizes[1] < 1:
         raise ShapeError(
             f"{kh}x{kw} kernel does not fit the {h}x{w} input with {padding_text(padding)} padding",
