@@ -129,7 +129,11 @@ def test_list_takes_a_pattern_of_names() -> None:
         "inception_v3_tf",
         "inception_v4",
     ]
-    assert archspec.list_specs("examples/*") == ["examples/inception_resnet_v2_tiny", "examples/inception_v4_small"]
+    assert archspec.list_specs("examples/*") == [
+        "examples/inception_resnet_v2_se35",
+        "examples/inception_resnet_v2_tiny",
+        "examples/inception_v4_small",
+    ]
     assert archspec.spec_path("inception_v4") == ROOT / "specs" / "inception_v4.yaml"
     assert not [name for name in archspec.list_specs() if name.startswith("lib/")]
     with pytest.raises(KeyError, match="no bundled spec 'lib/inception_common'"):

@@ -389,7 +389,7 @@ def _keras_macs(model: Any) -> int:
     return total
 
 
-def test_xception_equals_keras_applications_at_its_native_size() -> None:
+def test_xception_equals_keras_applications_at_its_native_size(tmp_path: Path) -> None:
     """Parameters (Keras counts batch-norm statistics as well), MACs, and the eval outputs of the
     live Keras model and, through neutral weights, of the torch model, at 299x299."""
     spec = archspec.load(ROOT / "specs" / "xception.yaml")
@@ -406,6 +406,9 @@ def test_xception_equals_keras_applications_at_its_native_size() -> None:
     expected = run(reference, x)
     scale = np.abs(expected).max()
     assert np.abs(run(ours, x) - expected).max() <= 1e-4 * scale
+    written = load_generated(generate(spec), tmp_path / "xception_keras.py").build()
+    written.set_weights(ours.get_weights())
+    assert np.array_equal(run(written, x), run(ours, x))
     torch = pytest.importorskip("torch")
     from backends import torch as bt
 

@@ -260,3 +260,20 @@ def test_explicit_pads_and_ceil_mode_follow_pytorch_s_own_pools(kind: str, monke
                             torch.testing.assert_close(ours, expected, rtol=1e-6, atol=1e-6)
                             checked += 1
     assert checked > 200
+
+
+def test_generated_modules_are_reused_per_text_and_bounded() -> None:
+    from backends import source
+
+    spec = archspec.load(ROOT / "specs" / "examples" / "inception_v4_small.yaml", input_shape=SMALL_INPUT)
+    first, second = bt.build(spec), bt.build(spec)
+    assert type(first) is type(second)  # one module per distinct text
+    before = {name for name in sys.modules if name.startswith("archspec_generated_")}
+    for width in range(source.KEPT + 5):
+        text = (
+            f"archspec: 1\ninput: {{shape: [4, 4, 3]}}\nnetwork:\n  - {{op: conv, kernel: 1, filters: {width + 1}}}\n"
+        )
+        bt.build(archspec.load(text))
+    after = {name for name in sys.modules if name.startswith("archspec_generated_")}
+    assert len(after) <= source.KEPT < len(after | before)
+    assert type(first)(), "a model built before its module was dropped still builds from its class"

@@ -1,7 +1,8 @@
 """The bundled specs of torchvision's networks equal torchvision's models: the parameter count,
 MACs equal to torch.utils.flop_counter's count / 2 at batch 1, and, after the reference weights
 are loaded (random init, batch-norm statistics randomised), the eval outputs at the native input
-size, in the live torch model and, through neutral weights, the live Keras model."""
+size, in the live torch model, the torch file `compile` writes, and, through neutral weights, the
+live and the written Keras model."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from library import randomize_batch_norm
+from library import load_generated, randomize_batch_norm
 
 import archspec
 
 torch = pytest.importorskip("torch")
 bt = pytest.importorskip("backends.torch")
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from backends.torch.codegen import generate as generate_torch  # noqa: E402
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 TOLERANCE = 1e-4  # max abs difference over the largest output
@@ -87,7 +90,7 @@ def test_counts_equal_torchvision_s(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(NETWORKS))
-def test_outputs_equal_torchvision_s_after_weight_import(name: str) -> None:
+def test_outputs_equal_torchvision_s_after_weight_import(name: str, tmp_path: Path) -> None:
     spec = archspec.load(SPECS / f"{name}.yaml")
     theirs = reference(name)
     ours = bt.build(spec).eval()
@@ -100,11 +103,19 @@ def test_outputs_equal_torchvision_s_after_weight_import(name: str) -> None:
     assert len(actual) == len(expected) == len(spec.outputs)
     for ours_out, theirs_out in zip(actual, expected, strict=True):
         assert relative_error(ours_out, theirs_out) <= TOLERANCE
+    # The file `archspec compile` writes, imported from disk, with the same weights.
+    written = load_generated(generate_torch(spec), tmp_path / f"{name}_torch.py").build().eval()
+    written.load_state_dict(ours.state_dict())
+    with torch.no_grad():
+        assert all(np.array_equal(a, b) for a, b in zip(each(written(x)), actual, strict=True))
     pytest.importorskip("keras")
     from backends import tensorflow as btf
+    from backends.tensorflow.codegen import generate as generate_keras
 
-    keras_model = btf.build(spec)
-    btf.set_weights(keras_model, bt.get_weights(ours))
-    keras_out = each(keras_model(x.permute(0, 2, 3, 1).numpy(), training=False))
-    for ours_out, theirs_out in zip(keras_out, expected, strict=True):
-        assert relative_error(ours_out, theirs_out) <= TOLERANCE
+    nhwc = x.permute(0, 2, 3, 1).numpy()
+    keras_written = load_generated(generate_keras(spec), tmp_path / f"{name}_keras.py").build()
+    for keras_model in (btf.build(spec), keras_written):
+        btf.set_weights(keras_model, bt.get_weights(ours), spec=spec)
+        keras_out = each(keras_model(nhwc, training=False))
+        for ours_out, theirs_out in zip(keras_out, expected, strict=True):
+            assert relative_error(ours_out, theirs_out) <= TOLERANCE
