@@ -143,6 +143,30 @@ def same_shape(n: Node, shapes: list[Shape], lookup: Lookup) -> Shape:
     return shapes[0]
 
 
+# -- weights ---------------------------------------------------------------------------------------
+
+
+def output_roles(attrs: Mapping[str, Any], out: int) -> dict[str, tuple[int, ...]]:
+    """The bias and batch norm's tensors after a conv's output of `out` channels, where enabled."""
+    roles: dict[str, tuple[int, ...]] = {}
+    if attrs["bias"]:
+        roles["bias"] = (out,)
+    bn = attrs["bn"]
+    if bn is not None:
+        if bn.scale:
+            roles["gamma"] = (out,)
+        if bn.center:
+            roles["beta"] = (out,)
+        roles["moving_mean"] = roles["moving_variance"] = (out,)
+    return roles
+
+
+def batch_norm_params(attrs: Mapping[str, Any], out: int) -> int:
+    """The bias and batch norm's trainable parameters (gamma, beta) after `out` channels."""
+    bn = attrs["bn"]
+    return (out if attrs["bias"] else 0) + (out * (int(bn.scale) + int(bn.center)) if bn is not None else 0)
+
+
 # -- labels ---------------------------------------------------------------------------------------
 
 ACTIVATION_NAMES = {
@@ -177,6 +201,15 @@ def number(value: float) -> str:
     """0.2 as the paper's 0.20; anything finer keeps its own digits."""
     two = f"{value:.2f}"
     return two if float(two) == value else f"{value:g}"
+
+
+def conv_label(kind: str, node: Node, extra: list[str]) -> str:
+    """ "1x7 Conv (224)", "3x3 Conv (384 stride 2 V)", "1x1 Conv (2080 Linear)": the kernel, the
+    width, then whatever differs from stride 1, same padding and ReLU."""
+    a = node.attrs
+    activation = a["activation"]
+    detail = [] if activation == "relu" else ["Linear" if activation == "none" else ACTIVATION_NAMES[activation]]
+    return f"{pair(a['kernel'])} {kind} ({' '.join([str(a['filters']), *stride_and_padding(node), *detail, *extra])})"
 
 
 def fixed(text: str) -> Callable[[Node], str]:

@@ -10,15 +10,16 @@ from typing import Any
 from archspec.ir import Node
 from archspec.ops.attrs import REQUIRED
 from archspec.ops.base import (
-    ACTIVATION_NAMES,
     Lookup,
     OpKind,
     Shape,
     ShapeError,
+    batch_norm_params,
+    conv_label,
     feature_map,
+    output_roles,
     pair,
     register,
-    stride_and_padding,
     window,
 )
 
@@ -44,39 +45,23 @@ def cost(n: Node, inputs: list[Shape], out: Shape) -> tuple[int, int]:
     kh, kw = n.attrs["kernel"]
     fan_in = kh * kw * inputs[0][2] // n.attrs["groups"]
     filters = n.attrs["filters"]
-    bn = n.attrs["bn"]
-    params = fan_in * filters + (filters if n.attrs["bias"] else 0)
-    if bn is not None:
-        params += filters * (int(bn.scale) + int(bn.center))
-    return params, fan_in * filters * out[0] * out[1]
+    return fan_in * filters + batch_norm_params(n.attrs, filters), fan_in * filters * out[0] * out[1]
 
 
 def weights(attrs: Mapping[str, Any], in_width: int) -> dict[str, tuple[int, ...]]:
     """A (kh, kw, in / groups, out) kernel, a bias, and batch norm's tensors where enabled."""
     out = attrs["filters"]
-    roles: dict[str, tuple[int, ...]] = {"kernel": (*attrs["kernel"], in_width // attrs["groups"], out)}
-    if attrs["bias"]:
-        roles["bias"] = (out,)
-    bn = attrs["bn"]
-    if bn is not None:
-        if bn.scale:
-            roles["gamma"] = (out,)
-        if bn.center:
-            roles["beta"] = (out,)
-        roles["moving_mean"] = roles["moving_variance"] = (out,)
-    return roles
+    return {"kernel": (*attrs["kernel"], in_width // attrs["groups"], out), **output_roles(attrs, out)}
 
 
 def label(node: Node) -> str:
-    """ "1x7 Conv (224)", "3x3 Conv (384 stride 2 V)", "1x1 Conv (2080 Linear)"."""
     a = node.attrs
-    activation = a["activation"]
-    extra = [] if activation == "relu" else ["Linear" if activation == "none" else ACTIVATION_NAMES[activation]]
+    extra = []
     if a["dilation"] != (1, 1):
         extra.append(f"dilation {a['dilation'][0] if len(set(a['dilation'])) == 1 else pair(a['dilation'])}")
     if a["groups"] != 1:
         extra.append(f"groups {a['groups']}")
-    return f"{pair(a['kernel'])} Conv ({' '.join([str(a['filters']), *stride_and_padding(node), *extra])})"
+    return conv_label("Conv", node, extra)
 
 
 register(

@@ -9,7 +9,7 @@ from typing import Any
 
 from archspec.ir import Node
 from archspec.ops.attrs import REQUIRED
-from archspec.ops.base import ACTIVATION_NAMES, Lookup, OpKind, Shape, pair, register, stride_and_padding, window
+from archspec.ops.base import Lookup, OpKind, Shape, batch_norm_params, conv_label, output_roles, register, window
 
 
 def shape(n: Node, shapes: list[Shape], lookup: Lookup) -> Shape:
@@ -19,39 +19,25 @@ def shape(n: Node, shapes: list[Shape], lookup: Lookup) -> Shape:
 def cost(n: Node, inputs: list[Shape], out: Shape) -> tuple[int, int]:
     kh, kw = n.attrs["kernel"]
     depthwise = inputs[0][2] * n.attrs["depth_multiplier"]
-    filters, bn = n.attrs["filters"], n.attrs["bn"]
-    params = kh * kw * depthwise + depthwise * filters + (filters if n.attrs["bias"] else 0)
-    if bn is not None:
-        params += filters * (int(bn.scale) + int(bn.center))
-    return params, (kh * kw * depthwise + depthwise * filters) * out[0] * out[1]
+    filters = n.attrs["filters"]
+    weights = kh * kw * depthwise + depthwise * filters
+    return weights + batch_norm_params(n.attrs, filters), weights * out[0] * out[1]
 
 
 def weights(attrs: Mapping[str, Any], in_width: int) -> dict[str, tuple[int, ...]]:
     """Keras's layouts: a (kh, kw, in, multiplier) depthwise kernel and a (1, 1, in x multiplier,
     out) pointwise one, then the bias and batch norm's tensors."""
     out, multiplier = attrs["filters"], attrs["depth_multiplier"]
-    roles: dict[str, tuple[int, ...]] = {
+    return {
         "depthwise_kernel": (*attrs["kernel"], in_width, multiplier),
         "pointwise_kernel": (1, 1, in_width * multiplier, out),
+        **output_roles(attrs, out),
     }
-    if attrs["bias"]:
-        roles["bias"] = (out,)
-    bn = attrs["bn"]
-    if bn is not None:
-        if bn.scale:
-            roles["gamma"] = (out,)
-        if bn.center:
-            roles["beta"] = (out,)
-        roles["moving_mean"] = roles["moving_variance"] = (out,)
-    return roles
 
 
 def label(node: Node) -> str:
-    """ "3x3 SepConv (728)", as the Xception paper's figure writes "SeparableConv 3x3, 728"."""
-    a = node.attrs
-    activation = a["activation"]
-    extra = [] if activation == "relu" else ["Linear" if activation == "none" else ACTIVATION_NAMES[activation]]
-    return f"{pair(a['kernel'])} SepConv ({' '.join([str(a['filters']), *stride_and_padding(node), *extra])})"
+    """ "3x3 SepConv (728)", the Xception paper's "SeparableConv 3x3, 728"."""
+    return conv_label("SepConv", node, [])
 
 
 register(
