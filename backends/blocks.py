@@ -30,9 +30,6 @@ def input_name(index: int) -> str:
     return f"<input {index}>"
 
 
-INPUT = input_name(0)
-
-
 class CodegenError(BackendError):
     """A spec that the code generator cannot express."""
 

@@ -81,6 +81,8 @@ def register(*kinds: OpKind) -> None:
     for kind in kinds:
         if kind.name in REGISTRY:
             raise ValueError(f"op kind '{kind.name}' is defined twice")
+        if kind.operands not in OPERANDS:
+            raise ValueError(f"op kind '{kind.name}' has operands '{kind.operands}', not one of {OPERANDS}")
         REGISTRY[kind.name] = kind
 
 

@@ -18,6 +18,7 @@ import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from torch import Tensor, nn
@@ -190,6 +191,7 @@ def is_module(op: str) -> bool:
     return emitter(op).module is not None
 
 
+@cache
 def reserved_attributes() -> frozenset[str]:
     """Names no IR name may take as a module attribute: what nn.Module and ModuleDict define (a
     ModuleDict refuses a key such as `keys`), the generated model's own methods, and what the live
