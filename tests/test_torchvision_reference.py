@@ -2,7 +2,11 @@
 MACs equal to torch.utils.flop_counter's count / 2 at batch 1, and, after the reference weights
 are loaded (random init, batch-norm statistics randomised), the eval outputs at the native input
 size, in the live torch model, the torch file `compile` writes, and, through neutral weights, the
-live and the written Keras model."""
+live and the written Keras model.
+
+Besides the bundled specs, `tests/readme_written/` holds networks written from the README's tour
+alone, as a new user would write them (ResNet-18 and MobileNetV2, with PyTorch's explicit padding
+and, in MobileNetV2, depthwise convs); they must equal torchvision's models in the same ways."""
 
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from backends.torch.codegen import generate as generate_torch  # noqa: E402
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
+README_WRITTEN = Path(__file__).resolve().parent / "readme_written"
 TOLERANCE = 1e-4  # max abs difference over the largest output
 
 
@@ -59,7 +64,14 @@ NETWORKS: dict[str, tuple[Callable[[Any], Any], int, Callable[[Any, Any], list[A
         with_aux_head,
     ),
     "resnet50": (lambda tvm: tvm.resnet50(weights=None), 25_557_032, lambda model, x: [model(x)]),
+    "resnet18": (lambda tvm: tvm.resnet18(weights=None), 11_689_512, lambda model, x: [model(x)]),
+    "mobilenet_v2": (lambda tvm: tvm.mobilenet_v2(weights=None), 3_504_872, lambda model, x: [model(x)]),
 }
+
+
+def spec_path(name: str) -> Path:
+    bundled = SPECS / f"{name}.yaml"
+    return bundled if bundled.is_file() else README_WRITTEN / f"{name}.yaml"
 
 
 def reference(name: str) -> Any:
@@ -79,7 +91,7 @@ def each(outputs: Any) -> list[np.ndarray]:
 
 @pytest.mark.parametrize("name", sorted(NETWORKS))
 def test_counts_equal_torchvision_s(name: str) -> None:
-    spec = archspec.load(SPECS / f"{name}.yaml")
+    spec = archspec.load(spec_path(name))
     theirs = reference(name)
     assert spec.params == NETWORKS[name][1] == sum(p.numel() for p in theirs.parameters())
     height, width, channels = spec.input_shape
@@ -91,7 +103,7 @@ def test_counts_equal_torchvision_s(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(NETWORKS))
 def test_outputs_equal_torchvision_s_after_weight_import(name: str, tmp_path: Path) -> None:
-    spec = archspec.load(SPECS / f"{name}.yaml")
+    spec = archspec.load(spec_path(name))
     theirs = reference(name)
     ours = bt.build(spec).eval()
     bt.load_reference_weights(ours, theirs.state_dict(), source="torchvision")

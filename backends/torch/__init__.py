@@ -76,8 +76,10 @@ def set_weights(model: Network, weights: dict[str, Any]) -> None:
 
 def load_reference_weights(model: Network, state_dict: dict[str, torch.Tensor], source: str = "timm") -> None:
     """Load a reference implementation's state_dict into the model built from the matching
-    bundled spec: timm's inception_v3, inception_v4 or inception_resnet_v2 (`source="timm"`), or
-    torchvision's googlenet, inception_v3 or resnet50 (`source="torchvision"`)."""
+    spec: timm's inception_v3, inception_v4 or inception_resnet_v2 (`source="timm"`), or
+    torchvision's googlenet, inception_v3 or resnet50 (`source="torchvision"`), or any spec whose
+    conv and dense nodes come in the order the reference registers its layers (each conv's batch
+    norm registered right after it); every tensor is checked for shape."""
     from backends.torch.reference import load_in_order
 
     if source not in ("timm", "torchvision"):

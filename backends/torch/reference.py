@@ -9,7 +9,7 @@ first that does not fit is named.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -28,32 +28,19 @@ class ReferenceLayer:
     bn: str | None
 
 
-def _batch_norm_of(module: str) -> list[str]:
-    """Where a conv's batch norm may be: timm's and torchvision's `<m>.conv` / `<m>.bn`,
-    torchvision ResNet's `<m>.convN` / `<m>.bnN` and `<m>.downsample.0` / `<m>.downsample.1`."""
-    parent, _, leaf = module.rpartition(".")
-    prefix = f"{parent}." if parent else ""
-    candidates = []
-    if leaf == "conv":
-        candidates.append(f"{prefix}bn")
-    elif leaf.startswith("conv"):
-        candidates.append(f"{prefix}bn{leaf[len('conv') :]}")
-    elif leaf == "0" and parent.endswith("downsample"):
-        candidates.append(f"{parent}.1")
-    return candidates
-
-
 def reference_layers(state_dict: dict[str, torch.Tensor]) -> list[ReferenceLayer]:
     """The conv and linear layers of a reference state_dict, in registration order: a weight of
-    two or four dimensions, its bias if any, and its batch norm where it has one."""
-    found = []
+    two or four dimensions, its bias if any, and the batch norm registered right after it, before
+    any other layer (timm's and torchvision's conv-bn pairs: `conv`/`bn`, `convN`/`bnN`,
+    `downsample.0`/`downsample.1`, `Conv2dNormActivation`'s `0`/`1`)."""
+    found: list[ReferenceLayer] = []
     for key, tensor in state_dict.items():
-        if not key.endswith(".weight") or tensor.dim() not in (2, 4):
-            continue
-        module = key[: -len(".weight")]
-        bias = f"{module}.bias" if f"{module}.bias" in state_dict else None
-        bn = next((c for c in _batch_norm_of(module) if f"{c}.running_mean" in state_dict), None)
-        found.append(ReferenceLayer(key, bias, bn))
+        module, _, leaf = key.rpartition(".")
+        if leaf == "weight" and tensor.dim() in (2, 4):
+            bias = f"{module}.bias" if f"{module}.bias" in state_dict else None
+            found.append(ReferenceLayer(key, bias, None))
+        elif leaf == "running_mean" and found and found[-1].bn is None:
+            found[-1] = replace(found[-1], bn=module)
     return found
 
 
