@@ -4,7 +4,8 @@
     spec.graph        # the IR, a networkx DiGraph
     spec.summary()    # params, MACs, FLOPs, shapes per block and per node
 
-The front end never imports a deep-learning framework; the backends live in `backends/`.
+The front end never imports a deep-learning framework; the backends live in `archspec.backends`
+(the repository's `backends/`).
 """
 
 from archspec.bundled import list_specs, spec_path

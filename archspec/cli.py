@@ -18,11 +18,12 @@ from typing import Any
 
 import archspec
 from archspec import render
+from archspec.backends import BACKENDS
 from archspec.bundled import list_specs, spec_path
 from archspec.errors import Pos, SpecError
 from archspec.linker import Linker, display_name
+from archspec.spec import spec_file
 from archspec.summary import table
-from backends import BACKENDS
 
 
 def _shape(text: str) -> tuple[int, int, int]:
@@ -35,7 +36,7 @@ def _shape(text: str) -> tuple[int, int, int]:
 def _load(path: str, input_shape: tuple[int, int, int] | None = None) -> archspec.Spec | None:
     """The checked spec, or None once its errors are printed."""
     try:
-        return archspec.load(Path(path), input_shape=input_shape)
+        return archspec.load(spec_file(path), input_shape=input_shape)
     except SpecError as exc:
         print(exc, file=sys.stderr)
         return None
@@ -87,7 +88,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.specs:
         try:
-            spec = archspec.load(Path(path))
+            spec = archspec.load(spec_file(path))
         except SpecError as exc:
             print(exc, file=sys.stderr)
             failed += 1
@@ -116,7 +117,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     rows = []
-    for path in map(spec_path, list_specs(args.pattern)):
+    for name in list_specs(args.pattern):
+        path = spec_path(name)
         try:
             doc = Linker([path.parent]).link_file(path)
             about = str(doc.get("description", ""))
@@ -124,7 +126,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             about = f"(does not load: {exc.diagnostics[0].message})"
         if path.parent.name == "errata":
             about += " [rejected by check on purpose]"
-        rows.append((display_name(path), about))
+        rows.append((name, about))
     if not rows:
         print(f"error: no bundled spec matches '{args.pattern}'", file=sys.stderr)
         return 1
@@ -194,7 +196,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if refused:
         print(f"error: {refused}", file=sys.stderr)
         return 1
-    from backends import BackendError, backend
+    from archspec.backends import BackendError, backend
 
     try:
         source = backend(args.backend).generate(spec)
@@ -218,7 +220,7 @@ def _brief(exc: BaseException) -> str:
 def cmd_convert(args: argparse.Namespace) -> int:
     """Convert a weight file of a spec between formats: neutral, torch or keras. Exit 1 for spec
     errors, an existing output without --force, or weights that do not fit; 2 for usage errors."""
-    from backends import convert
+    from archspec.backends import convert
 
     (source_format, source), (target_format, output) = args.source, args.target
     try:
@@ -239,7 +241,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         return 1
     from safetensors import SafetensorError
 
-    from backends import BackendError
+    from archspec.backends import BackendError
 
     try:
         weights = convert.read(source_format, source, spec)
@@ -303,25 +305,25 @@ def _real(low: float, high: float, low_open: bool = False) -> Callable[[str], fl
 
 def _load_at(path: str, size: tuple[int, int] | None) -> archspec.Spec:
     """A spec, at another input height and width if asked (its channel count stays)."""
-    spec = archspec.load(Path(path))
+    spec = archspec.load(spec_file(path))
     if size is None or size == spec.input_shape[:2]:
         return spec
-    return archspec.load(Path(path), input_shape=(size[0], size[1], spec.input_shape[2]))
+    return archspec.load(spec_file(path), input_shape=(size[0], size[1], spec.input_shape[2]))
 
 
 def _run_errors() -> tuple[type[Exception], ...]:
     """The errors of training and evaluation that are the user's to fix: one line, exit 1."""
-    from backends.training.checkpoint import CheckpointError
-    from backends.training.data import DataError
-    from backends.training.runs import TrainingError
+    from archspec.backends.training.checkpoint import CheckpointError
+    from archspec.backends.training.data import DataError
+    from archspec.backends.training.runs import TrainingError
 
     return (DataError, CheckpointError, TrainingError)
 
 
 def _saved_run(out: Path, saved: dict[str, Any]) -> Any:
     """The settings a run's checkpoint records, as a recipe.Run."""
-    from backends.training.checkpoint import CheckpointError
-    from backends.training.recipe import Run
+    from archspec.backends.training.checkpoint import CheckpointError
+    from archspec.backends.training.recipe import Run
 
     try:
         return Run.from_json(saved)
@@ -334,15 +336,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     output-directory errors, 128 + N when stopped by signal N (a checkpoint was written first).
     SIGINT and SIGTERM are caught from here on: one that comes while the run starts up stops it
     cleanly after its first step, instead of killing it."""
-    from backends.training.runs import StopSignals
+    from archspec.backends.training.runs import StopSignals
 
     with StopSignals():
         return _train(args)
 
 
 def _train(args: argparse.Namespace) -> int:
-    from backends.training import checkpoint
-    from backends.training.recipe import settle
+    from archspec.backends.training import checkpoint
+    from archspec.backends.training.recipe import settle
 
     try:
         spec = _load_at(args.spec, args.input)
@@ -369,8 +371,8 @@ def _train(args: argparse.Namespace) -> int:
     except _run_errors() as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    from backends import backend
-    from backends.training.runs import Options
+    from archspec.backends import backend
+    from archspec.backends.training.runs import Options
 
     options = Options(
         out=out, resume=args.resume, overwrite=args.overwrite, workers=args.workers, compile=args.compile,
@@ -400,8 +402,8 @@ def _train(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     """Top-1 and top-5 error of weights (or an ensemble of them) on a data set, with 1, 12 or 144
     crops. Exit 1 for spec, data or weight errors."""
-    from backends import BackendError
-    from backends.training import checkpoint, data
+    from archspec.backends import BackendError
+    from archspec.backends.training import checkpoint, data
 
     try:
         spec = _load_at(args.spec, args.input)
@@ -422,7 +424,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     try:
-        from backends import backend
+        from archspec.backends import backend
 
         result = backend(args.backend).evaluate(spec, members, images, args.crops, args.workers)
     except ValueError as exc:  # weights that do not fit the spec

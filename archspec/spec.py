@@ -12,9 +12,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from archspec import bundled
 from archspec import graph as ir_graph
 from archspec.cost import Cost, check_totals, node_cost
-from archspec.errors import Collector, Pos
+from archspec.errors import Collector, Pos, SpecError
 from archspec.expand import expand
 from archspec.graph import Graph
 from archspec.ir import Node, Step
@@ -76,15 +77,44 @@ class Spec:
         return summarize(self)
 
 
+def locate(source: str | Path) -> Path | None:
+    """The file `source` names, or None when it is YAML text. A string without a line break is
+    a path if it ends in .yaml or .yml or names an existing file, else the name of a bundled
+    spec; a path that does not exist may also be a bundled spec's name."""
+    if isinstance(source, Path):
+        return source if source.exists() else (bundled.find(str(source)) or source)
+    if "\n" in source:
+        return None
+    if source.endswith((".yaml", ".yml")) or Path(source).is_file():
+        return locate(Path(source))
+    if bundled.NAME.fullmatch(source):
+        found = bundled.find(source)
+        if found is None:
+            close = bundled.close_names(source)
+            raise SpecError.at(
+                Pos(source, 1, 1),
+                f"no spec file and no bundled spec named '{source}'",
+                hint=f"did you mean {', '.join(close)}? `archspec list` shows them" if close else "`archspec list` shows the bundled specs",
+            )
+        return found
+    return None
+
+
+def spec_file(argument: str) -> Path:
+    """A command line's SPEC: a file's path or a bundled spec's name, never YAML text."""
+    return (locate(argument) if "\n" not in argument else None) or Path(argument)
+
+
 def load(
     source: str | Path,
     *,
     input_shape: tuple[int, int, int] | None = None,
     roots: tuple[Path, ...] = (),
 ) -> Spec:
-    """A spec file's path (or YAML text) to a checked Spec; raises SpecError with every problem."""
-    if isinstance(source, Path) or ("\n" not in source and source.endswith((".yaml", ".yml"))):
-        path = Path(source)
+    """A spec to a checked Spec; raises SpecError with every problem. `source` is a file's path,
+    a bundled spec's name (`inception_v4`, as `archspec list` shows them) or YAML text."""
+    path = locate(source)
+    if path is not None:
         linker = Linker([resolve(path, Pos(display_name(path), 1, 1)).parent, *roots])
         document = linker.link_file(path)
         name, where = path.stem, display_name(path)

@@ -1,7 +1,7 @@
 """Lowerings from the archspec IR to deep-learning frameworks, one subpackage per framework,
 chosen by name through one interface (`backend("torch")`, `backend("tf")`).
 
-Importing `backends` imports no framework; using a backend imports its framework.
+Importing `archspec.backends` imports no framework; using a backend imports its framework.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ if TYPE_CHECKING:
 
     import numpy as np
 
+    from archspec.backends.training.data import ImageSet
+    from archspec.backends.training.recipe import Run
+    from archspec.backends.training.runs import Options, Outcome
     from archspec.errors import Pos
     from archspec.spec import Spec
-    from backends.training.data import ImageSet
-    from backends.training.recipe import Run
-    from backends.training.runs import Options, Outcome
 
 
 class BackendError(ValueError):
@@ -61,8 +61,8 @@ class Backend:
 
 
 BACKENDS = {
-    "torch": Backend("torch", "backends.torch", "backends.training.torch"),
-    "tf": Backend("tf", "backends.tensorflow", "backends.training.tensorflow"),
+    "torch": Backend("torch", "archspec.backends.torch", "archspec.backends.training.torch"),
+    "tf": Backend("tf", "archspec.backends.tensorflow", "archspec.backends.training.tensorflow"),
 }
 
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from archspec import ops
+from archspec.backends import BackendError
+from archspec.backends.naming import Constants, Namespace, names_tuple, pascal_case
 from archspec.ir import Node, Step
 from archspec.ops import BatchNorm, OpGroup
 from archspec.spec import Spec
-from backends import BackendError
-from backends.naming import Constants, Namespace, names_tuple, pascal_case
 
 MIN_LOOP = 3  # repeats of at least this many instances are written as loops
 

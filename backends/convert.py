@@ -1,8 +1,8 @@
 """Weight files of one spec in three formats, and the conversion between them (`archspec convert`).
 
-    neutral  the framework-neutral safetensors file of `backends.weights`
-    torch    a safetensors file of the state_dict of `backends.torch.build(spec)` (never pickle)
-    keras    a Keras `.weights.h5` file of `backends.tensorflow.build(spec)`, as `save_weights` writes it
+    neutral  the framework-neutral safetensors file of `archspec.backends.weights`
+    torch    a safetensors file of the state_dict of `archspec.backends.torch.build(spec)` (never pickle)
+    keras    a Keras `.weights.h5` file of `archspec.backends.tensorflow.build(spec)`, as `save_weights` writes it
 
 Every format goes through the neutral weights, and through a model built from the spec, so a
 file that does not fit the spec is refused with the first array that does not fit. A framework
@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from backends import weights as neutral
+from archspec.backends import weights as neutral
 
 if TYPE_CHECKING:
     import numpy as np
@@ -64,8 +64,8 @@ def write(fmt: str, weights: dict[str, np.ndarray], path: Path | str, spec: Spec
 def _read_torch(path: Path | str, spec: Spec) -> dict[str, np.ndarray]:
     import torch
 
-    from backends import tensor_file
-    from backends import torch as backend
+    from archspec.backends import tensor_file
+    from archspec.backends import torch as backend
 
     model = backend.build(spec)
     state = {key: torch.from_numpy(array) for key, array in tensor_file.read(path).items()}
@@ -87,7 +87,7 @@ def _read_torch(path: Path | str, spec: Spec) -> dict[str, np.ndarray]:
 def _write_torch(weights: dict[str, np.ndarray], path: Path | str, spec: Spec) -> None:
     from safetensors.torch import save_file
 
-    from backends import torch as backend
+    from archspec.backends import torch as backend
 
     model = backend.build(spec)
     backend.set_weights(model, weights)
@@ -95,7 +95,7 @@ def _write_torch(weights: dict[str, np.ndarray], path: Path | str, spec: Spec) -
 
 
 def _read_keras(path: Path | str, spec: Spec) -> dict[str, np.ndarray]:
-    from backends import tensorflow as backend
+    from archspec.backends import tensorflow as backend
 
     model = backend.build(spec)
     # A file of another network fails with a ValueError; Keras also warns once per layer it
@@ -118,7 +118,7 @@ def _keras_mismatch(message: str) -> str:
 
 
 def _write_keras(weights: dict[str, np.ndarray], path: Path | str, spec: Spec) -> None:
-    from backends import tensorflow as backend
+    from archspec.backends import tensorflow as backend
 
     model = backend.build(spec)
     backend.set_weights(model, weights)

@@ -2,7 +2,7 @@
 very text `archspec compile` writes, as torch.fx makes a GraphModule's `forward` from its code.
 
 The text is generated, never written by a user: every spec string in it went through
-`backends.naming` (a checked identifier or a repr'd literal), so executing it runs no spec text.
+`archspec.backends.naming` (a checked identifier or a repr'd literal), so executing it runs no spec text.
 A module is kept per distinct text, under a name that includes its digest: building the same
 spec again reuses its classes, and tracebacks and `inspect` show the generated lines. The most
 recently used KEPT texts stay registered; older ones are dropped from `sys.modules`, so a process
@@ -18,7 +18,7 @@ import sys
 import types
 from collections import OrderedDict
 
-from backends.naming import word
+from archspec.backends.naming import word
 
 KEPT = 64
 _recent: OrderedDict[str, None] = OrderedDict()  # module names, least recently used first

@@ -48,7 +48,7 @@ def expected_shapes(spec: Spec) -> dict[str, tuple[int, ...]]:
 def check(spec: Spec, weights: dict[str, np.ndarray]) -> None:
     """Raise BackendError (a ValueError) naming the first missing, unexpected or misshapen array,
     at the spec line of the op it belongs to."""
-    from backends import BackendError
+    from archspec.backends import BackendError
 
     wanted = expected_shapes(spec)
     for name, shape in wanted.items():
@@ -76,6 +76,6 @@ def save(weights: dict[str, np.ndarray], path: Path | str) -> None:
 def load(path: Path | str) -> dict[str, np.ndarray]:
     """The arrays of a neutral weight file, float32 wherever that is exact (float16, bfloat16,
     float8); ValueError for a file that is not safetensors or a dtype that cannot be read."""
-    from backends import tensor_file
+    from archspec.backends import tensor_file
 
     return tensor_file.read(path)

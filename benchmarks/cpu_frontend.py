@@ -4,7 +4,7 @@
 
 1. Whole-process wall time of `archspec check` on every bundled network spec, as one process
    (Python start-up and imports included), median of several runs.
-2. Time to build each reference model with `backends.torch.build` from its spec, and with timm's
+2. Time to build each reference model with `archspec.backends.torch.build` from its spec, and with timm's
    `create_model` where timm imports, as a ratio (ours / timm; below 1 is faster).
 """
 
@@ -44,7 +44,7 @@ def check_wall_time(repeats: int) -> tuple[float, int]:
 
 def build_times(repeats: int) -> list[tuple[str, float, float | None]]:
     import archspec
-    from backends import torch as archspec_torch
+    from archspec.backends import torch as archspec_torch
     from benchmarks.reference import import_timm
 
     try:

@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 import archspec  # noqa: E402
+from archspec.backends import torch as archspec_torch  # noqa: E402
 from archspec.bundled import list_specs, spec_path  # noqa: E402
-from backends import torch as archspec_torch  # noqa: E402
 
 
 def make_step(model: torch.nn.Module, device: str) -> tuple[torch.optim.Optimizer, object]:

@@ -82,8 +82,9 @@ def test_summary_input_override_and_detail_table() -> None:
 def test_list_names_every_bundled_spec() -> None:
     result = archspec_cli("list")
     assert result.returncode == 0, result.stderr
+    names = [line.split()[0] for line in result.stdout.splitlines()]
     for path in NETWORKS:
-        assert str(path.relative_to(ROOT)) in result.stdout
+        assert path.relative_to(ROOT / "specs").with_suffix("").as_posix() in names
     assert "rejected by check on purpose" in result.stdout
     assert "lib/" not in result.stdout
 
@@ -141,10 +142,10 @@ def test_list_takes_a_pattern_of_names() -> None:
     listed = archspec_cli("list", "inception_v*")
     assert listed.returncode == 0
     assert [line.split()[0] for line in listed.stdout.splitlines()] == [
-        "specs/inception_v3.yaml",
-        "specs/inception_v3_aux.yaml",
-        "specs/inception_v3_tf.yaml",
-        "specs/inception_v4.yaml",
+        "inception_v3",
+        "inception_v3_aux",
+        "inception_v3_tf",
+        "inception_v4",
     ]
     missing = archspec_cli("list", "vgg*")
     assert (missing.returncode, missing.stderr) == (1, "error: no bundled spec matches 'vgg*'\n")
@@ -172,3 +173,21 @@ def test_compile_writes_steps_that_read_earlier_steps_and_several_outputs(tmp_pa
         logits, features = model(np.zeros((1, 8, 8, 3), np.float32))
     assert tuple(logits.shape) == (1, 2)
     assert tuple(features.shape) == ((1, 4, 8, 8) if backend == "torch" else (1, 8, 8, 4))
+
+
+def test_specs_load_by_name_and_a_wrong_name_is_a_located_error(tmp_path: Path) -> None:
+    import archspec
+    from archspec.errors import SpecError
+
+    assert archspec.load("inception_v4").params == archspec.load(ROOT / "specs" / "inception_v4.yaml").params
+    assert archspec.load("archspec:examples/inception_v4_small.yaml").name == "inception_v4_small"
+    with pytest.raises(SpecError, match="did you mean inception_v4"):
+        archspec.load("inception_vv4")
+    checked = archspec_cli("check", "inception_v4", "inception_vv4", cwd=tmp_path)
+    assert checked.returncode == 1
+    assert checked.stdout.startswith("inception_v4: ok: inception_v4, 299x299x3 -> 1000, 42,679,816 params")
+    assert checked.stderr.startswith("inception_vv4:1:1: error: no spec file and no bundled spec named 'inception_vv4'")
+    # A file of that name wins over the bundled spec.
+    (tmp_path / "inception_v4.yaml").write_text("archspec: 1\ninput: {shape: 8x8x3}\nnetwork:\n  - {op: flatten}\n  - {op: dense, units: 2}\n")
+    mine = archspec_cli("check", "inception_v4.yaml", cwd=tmp_path)
+    assert "inception_v4.yaml: ok: inception_v4, 8x8x3 -> 2" in mine.stdout, mine.stderr

@@ -263,8 +263,8 @@ def each(outputs: Any) -> list[np.ndarray]:
 def torch_agrees(spec: Spec) -> bool:
     """The generated torch file is the source the live model runs, and it builds the live model."""
     torch = pytest.importorskip("torch")
-    from backends import torch as bt
-    from backends.torch.codegen import generate
+    from archspec.backends import torch as bt
+    from archspec.backends.torch.codegen import generate
 
     live = bt.build(spec).eval()
     source = generate(spec)
@@ -284,8 +284,8 @@ def torch_agrees(spec: Spec) -> bool:
 def keras_agrees(spec: Spec) -> bool:
     """The same for Keras: layer names, weight paths and outputs."""
     pytest.importorskip("keras")
-    from backends import tensorflow as btf
-    from backends.tensorflow.codegen import generate
+    from archspec.backends import tensorflow as btf
+    from archspec.backends.tensorflow.codegen import generate
 
     live = btf.build(spec)
     source = generate(spec)
@@ -305,8 +305,8 @@ def frameworks_agree(spec: Spec) -> None:
     """The torch model, given the Keras model's weights, computes the Keras model's outputs."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("keras")
-    from backends import tensorflow as btf
-    from backends import torch as bt
+    from archspec.backends import tensorflow as btf
+    from archspec.backends import torch as bt
 
     keras_model = btf.build(spec)
     torch_model = bt.build(spec).eval()

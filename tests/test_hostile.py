@@ -57,8 +57,8 @@ def snapshot(root: Path) -> dict[str, str]:
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Neutral weights of BASE, and a finished one-step run of it, for the cases that start from them."""
     import archspec
-    from backends import torch as backend
-    from backends import weights as neutral
+    from archspec.backends import torch as backend
+    from archspec.backends import weights as neutral
 
     root = tmp_path_factory.mktemp("prepared")
     (root / SPEC).write_text(BASE)

@@ -12,8 +12,8 @@ import pytest
 
 import archspec
 from archspec import ops, render, schema
+from archspec.backends import blocks
 from archspec.ops import OP_KINDS, OpGroup, weight_shapes
-from backends import blocks
 
 ROOT = Path(__file__).resolve().parent.parent
 EVERY_OP = """
@@ -96,8 +96,8 @@ def test_every_kind_has_a_shape_rule_a_cost_rule_and_a_label(kind: str) -> None:
 def test_every_kind_has_an_emitter_in_both_backends(kind: str) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("keras")
-    from backends.tensorflow import codegen as tf_codegen
-    from backends.torch import codegen as torch_codegen
+    from archspec.backends.tensorflow import codegen as tf_codegen
+    from archspec.backends.torch import codegen as torch_codegen
 
     torch_emitter = torch_codegen.emitter(kind)
     assert (torch_emitter.module is not None) == (kind in OpGroup.WEIGHTED | OpGroup.MODE_DEPENDENT)
@@ -108,8 +108,8 @@ def test_every_kind_has_an_emitter_in_both_backends(kind: str) -> None:
 def test_an_unknown_kind_is_refused_by_each_emitter() -> None:
     pytest.importorskip("torch")
     pytest.importorskip("keras")
-    from backends.tensorflow import codegen as tf_codegen
-    from backends.torch import codegen as torch_codegen
+    from archspec.backends.tensorflow import codegen as tf_codegen
+    from archspec.backends.torch import codegen as torch_codegen
 
     with pytest.raises(blocks.CodegenError, match="torch code generator cannot emit op 'no_such_op'"):
         torch_codegen.emitter("no_such_op")

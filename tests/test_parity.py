@@ -19,8 +19,8 @@ from archspec.spec import Spec
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 torch = pytest.importorskip("torch")
-bt = pytest.importorskip("backends.torch")
-btf = pytest.importorskip("backends.tensorflow")
+bt = pytest.importorskip("archspec.backends.torch")
+btf = pytest.importorskip("archspec.backends.tensorflow")
 
 TOLERANCE = 1e-4  # relative to the largest output magnitude
 

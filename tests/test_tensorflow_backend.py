@@ -16,16 +16,16 @@ import pytest
 from library import NETWORKS, SMALL_INPUT, SMALL_NETWORKS, load_generated
 
 import archspec
+from archspec.backends import weights as neutral
 from archspec.ir import Node
 from archspec.spec import Spec
-from backends import weights as neutral
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-btf = pytest.importorskip("backends.tensorflow")  # first: it has Keras run on TensorFlow
+btf = pytest.importorskip("archspec.backends.tensorflow")  # first: it has Keras run on TensorFlow
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
-from backends.tensorflow.codegen import generate  # noqa: E402
-from backends.tensorflow.lowering import layer_name, weight_paths  # noqa: E402
+from archspec.backends.tensorflow.codegen import generate  # noqa: E402
+from archspec.backends.tensorflow.lowering import layer_name, weight_paths  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -410,7 +410,7 @@ def test_xception_equals_keras_applications_at_its_native_size(tmp_path: Path) -
     written.set_weights(ours.get_weights())
     assert np.array_equal(run(written, x), run(ours, x))
     torch = pytest.importorskip("torch")
-    from backends import torch as bt
+    from archspec.backends import torch as bt
 
     torch_model = bt.build(spec).eval()
     bt.set_weights(torch_model, btf.get_weights(ours))
@@ -447,7 +447,7 @@ def _random_weights(spec: Spec) -> dict[str, np.ndarray]:
 
 
 def test_convert_moves_every_array_from_torch_through_keras_to_neutral(tmp_path: Path) -> None:
-    bt = pytest.importorskip("backends.torch")
+    bt = pytest.importorskip("archspec.backends.torch")
     from safetensors.torch import save_file
 
     spec_path = tmp_path / "small.yaml"

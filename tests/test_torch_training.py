@@ -13,7 +13,7 @@ import pytest
 import archspec
 
 torch = pytest.importorskip("torch")
-bt = pytest.importorskip("backends.torch")
+bt = pytest.importorskip("archspec.backends.torch")
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "specs" / "examples" / "inception_v4_small.yaml"

@@ -21,10 +21,10 @@ from library import load_generated, randomize_batch_norm
 import archspec
 
 torch = pytest.importorskip("torch")
-bt = pytest.importorskip("backends.torch")
+bt = pytest.importorskip("archspec.backends.torch")
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from backends.torch.codegen import generate as generate_torch  # noqa: E402
+from archspec.backends.torch.codegen import generate as generate_torch  # noqa: E402
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 README_WRITTEN = Path(__file__).resolve().parent / "readme_written"
@@ -121,8 +121,8 @@ def test_outputs_equal_torchvision_s_after_weight_import(name: str, tmp_path: Pa
     with torch.no_grad():
         assert all(np.array_equal(a, b) for a, b in zip(each(written(x)), actual, strict=True))
     pytest.importorskip("keras")
-    from backends import tensorflow as btf
-    from backends.tensorflow.codegen import generate as generate_keras
+    from archspec.backends import tensorflow as btf
+    from archspec.backends.tensorflow.codegen import generate as generate_keras
 
     nhwc = x.permute(0, 2, 3, 1).numpy()
     keras_written = load_generated(generate_keras(spec), tmp_path / f"{name}_keras.py").build()

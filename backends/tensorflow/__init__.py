@@ -1,11 +1,11 @@
 """The TensorFlow backend: a Keras 3 functional model from a spec, framework-neutral weights,
 Keras reference weights.
 
-    model = backends.tensorflow.build(archspec.load("specs/inception_v4.yaml"))   # a keras.Model
-    weights = backends.tensorflow.get_weights(model)        # {"stem/conv2d_1a/kernel": array, ...}
-    backends.tensorflow.set_weights(model, backends.torch.get_weights(torch_model))
+    model = archspec.backends.tensorflow.build(archspec.load("specs/inception_v4.yaml"))   # a keras.Model
+    weights = archspec.backends.tensorflow.get_weights(model)        # {"stem/conv2d_1a/kernel": array, ...}
+    archspec.backends.tensorflow.set_weights(model, archspec.backends.torch.get_weights(torch_model))
 
-Keys and layouts are those of `backends.weights`, shared with the PyTorch backend; they are
+Keys and layouts are those of `archspec.backends.weights`, shared with the PyTorch backend; they are
 Keras's own layouts, so nothing is transposed. Keras runs on TensorFlow here: the backend is
 chosen before Keras is first imported, unless KERAS_BACKEND says otherwise.
 """
@@ -21,8 +21,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras
 import numpy as np
 
-from backends import weights as neutral
-from backends.tensorflow.lowering import layer_name, lower, weight_paths
+from archspec.backends import weights as neutral
+from archspec.backends.tensorflow.lowering import layer_name, lower, weight_paths
 
 if TYPE_CHECKING:
     from archspec.spec import Spec
@@ -48,7 +48,8 @@ def spec_of(model: keras.Model, spec: Spec | None = None) -> Spec:
     found = spec if spec is not None else _SPECS.get(model)
     if found is None:
         raise ValueError(
-            f"model '{model.name}' was not built by backends.tensorflow.build; pass the spec it follows as spec="
+            f"model '{model.name}' was not built by archspec.backends.tensorflow.build;"
+            " pass the spec it follows as spec="
         )
     return found
 
@@ -84,7 +85,7 @@ def set_weights(model: keras.Model, weights: dict[str, Any], spec: Spec | None =
 def load_reference_weights(model: keras.Model, keras_model: keras.Model, source: str = "keras") -> None:
     """Load the weights of a reference Keras model (keras.applications InceptionV3 or
     InceptionResNetV2) into the model built from the matching bundled spec."""
-    from backends.tensorflow.reference import load_keras
+    from archspec.backends.tensorflow.reference import load_keras
 
     if source != "keras":
         raise ValueError(f"unknown reference source '{source}'; the tensorflow backend knows 'keras'")

@@ -1,11 +1,11 @@
 """The live Keras model: the source that `archspec compile` writes, run.
 
-`lower` generates the spec's source (`backends.tensorflow.codegen`), executes it as a module of
-its own (`backends.source`) and calls its `build()`, so the live model is the written file's.
+`lower` generates the spec's source (`archspec.backends.tensorflow.codegen`), executes it as a module of
+its own (`archspec.backends.source`) and calls its `build()`, so the live model is the written file's.
 
 Layer names follow the IR names with "/" written as "." (Keras forbids "/"): node
 `mixed_6b/branch_1/conv_2` is the layer `mixed_6b.branch_1.conv_2`, its batch norm
-`mixed_6b.branch_1.conv_2-bn` (see `backends.tensorflow.layers`). Which Keras variable holds
+`mixed_6b.branch_1.conv_2-bn` (see `archspec.backends.tensorflow.layers`). Which Keras variable holds
 which neutral weight is recorded by `weight_paths`, derived from the spec, never by parsing
 layer names. Everything is channels_last, Keras's native layout and the IR's.
 """
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import keras
 
+from archspec.backends import source as generated_source
+from archspec.backends import weights as neutral
+from archspec.backends.tensorflow import layers
+from archspec.backends.tensorflow.codegen import generate, layer_name
 from archspec.spec import Spec
-from backends import source as generated_source
-from backends import weights as neutral
-from backends.tensorflow import layers
-from backends.tensorflow.codegen import generate, layer_name
 
 __all__ = ["BN_ROLES", "layer_name", "lower", "weight_paths"]
 

@@ -19,10 +19,10 @@ from typing import Any, TypeVar
 import keras
 import numpy as np
 
+from archspec.backends import weights as neutral
+from archspec.backends.tensorflow.lowering import BN_ROLES
 from archspec.ops import OpGroup
 from archspec.spec import Spec
-from backends import weights as neutral
-from backends.tensorflow.lowering import BN_ROLES
 
 T = TypeVar("T")
 

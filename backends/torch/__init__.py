@@ -1,10 +1,10 @@
 """The PyTorch backend: a live nn.Module from a spec, framework-neutral weights, reference weights.
 
-    model = backends.torch.build(archspec.load("specs/inception_v4.yaml"))
-    weights = backends.torch.get_weights(model)        # {"stem/conv2d_1a/kernel": array, ...}
-    backends.torch.set_weights(other_model, weights)
+    model = archspec.backends.torch.build(archspec.load("specs/inception_v4.yaml"))
+    weights = archspec.backends.torch.get_weights(model)        # {"stem/conv2d_1a/kernel": array, ...}
+    archspec.backends.torch.set_weights(other_model, weights)
 
-Keys and layouts are those of `backends.weights`, shared with the TensorFlow backend.
+Keys and layouts are those of `archspec.backends.weights`, shared with the TensorFlow backend.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from backends import weights as neutral
-from backends.torch.codegen import emitter
-from backends.torch.network import Network, build
+from archspec.backends import weights as neutral
+from archspec.backends.torch.codegen import emitter
+from archspec.backends.torch.network import Network, build
 
 if TYPE_CHECKING:
     from archspec.ir import Node
@@ -80,7 +80,7 @@ def load_reference_weights(model: Network, state_dict: dict[str, torch.Tensor], 
     torchvision's googlenet, inception_v3 or resnet50 (`source="torchvision"`), or any spec whose
     conv and dense nodes come in the order the reference registers its layers (each conv's batch
     norm registered right after it); every tensor is checked for shape."""
-    from backends.torch.reference import load_in_order
+    from archspec.backends.torch.reference import load_in_order
 
     if source not in ("timm", "torchvision"):
         raise ValueError(f"unknown reference source '{source}'; the torch backend knows 'timm' and 'torchvision'")

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor, fx, nn
 
-from backends.torch.network import Network, build
+from archspec.backends.torch.network import Network, build
 
 # The generated helpers that read sizes or branch on values: traced as one call each.
 OPAQUE_FUNCTIONS = ("max_pool", "avg_pool", "residual_add", "gate", "flatten_hwc", "pad_input")

@@ -1,7 +1,7 @@
 """The live PyTorch model: the source that `archspec compile` writes, run.
 
-`build` generates the spec's source (`backends.torch.codegen`), executes it as a module of its
-own (`backends.source`) and instantiates its model class, extended by `Network` with what the
+`build` generates the spec's source (`archspec.backends.torch.codegen`), executes it as a module of its
+own (`archspec.backends.source`) and instantiates its model class, extended by `Network` with what the
 rest of archspec asks of a built model: its spec and source, the module of each IR node, and its
 blocks. `Network` adds no module and no forward code, so the live model's state_dict keys and
 computation are the written file's.
@@ -9,7 +9,7 @@ computation are the written file's.
 Module paths follow the IR names: node `mixed_6b/branch_1/conv_2` is the module
 `mixed_6b.branch_1.conv_2`, so state_dict keys read like the spec. Each block type is a class of
 its own with its own `forward` code object: torch.compile keeps its compiled code per code
-object, which is what lets `backends.torch.regional` compile each block type once.
+object, which is what lets `archspec.backends.torch.regional` compile each block type once.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from types import ModuleType
 
 from torch import nn
 
+from archspec.backends import source as generated_source
+from archspec.backends.torch import codegen
 from archspec.ops import OpGroup
 from archspec.spec import Spec
-from backends import source as generated_source
-from backends.torch import codegen
 
 
 class Network(nn.Module):

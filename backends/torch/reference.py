@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from backends.torch.network import Network
+from archspec.backends.torch.network import Network
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from backends import BackendError
-from backends import weights as neutral
+from archspec.backends import BackendError
+from archspec.backends import weights as neutral
 
 if TYPE_CHECKING:
     from archspec.spec import Spec
@@ -142,7 +142,7 @@ def read_state(path: Path) -> dict[str, Any]:
 def _state_problem(state: dict[str, Any]) -> str | None:
     """What is wrong with the fields of a state.json whose digest holds (forged, or written by a
     faulty program), or None."""
-    from backends.training.recipe import Run
+    from archspec.backends.training.recipe import Run
 
     try:
         Run.from_json(state.get("run"))

@@ -14,9 +14,9 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from backends.training import checkpoint as ckpt
-from backends.training.log import EVENTS_PREFIX, OUTPUTS
-from backends.training.recipe import Run, resume_conflicts
+from archspec.backends.training import checkpoint as ckpt
+from archspec.backends.training.log import EVENTS_PREFIX, OUTPUTS
+from archspec.backends.training.recipe import Run, resume_conflicts
 
 if TYPE_CHECKING:
     import numpy as np

@@ -1,5 +1,5 @@
-"""Evaluation on Keras models, as `backends.training.torch.evaluate` does it: softmax scores averaged over
-the crops of `backends.training.data.multi_crop_boxes` and over the models of an ensemble."""
+"""Evaluation on Keras models, as `archspec.backends.training.torch.evaluate` does it: softmax scores averaged over
+the crops of `archspec.backends.training.data.multi_crop_boxes` and over the models of an ensemble."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from archspec.backends import tensorflow as btf
+from archspec.backends.training import data
+from archspec.backends.training.metrics import EMPTY, Totals, totals
 from archspec.spec import Spec
-from backends import tensorflow as btf
-from backends.training import data
-from backends.training.metrics import EMPTY, Totals, totals
 
 EVAL_BATCH = 64  # crops per forward pass
 

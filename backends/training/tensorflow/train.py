@@ -1,11 +1,11 @@
 """`archspec train --backend tf`: the recipe, data, checkpoints and logs of the PyTorch trainer,
-on a Keras model from `backends.tensorflow.build`, replicated over the local GPUs (or the CPU) by
+on a Keras model from `archspec.backends.tensorflow.build`, replicated over the local GPUs (or the CPU) by
 `tf.distribute.MirroredStrategy`.
 
 Each step splits a global batch of `batch_size` images per replica among the replicas, sums their
 gradients, clips the sum's global norm, adds weight decay and applies RMSProp (Keras's, which
 puts epsilon inside the square root as the paper's TensorFlow did). The moving average lives in
-a second model that validation runs. The data order is `backends.training.data.epoch_order`; a checkpoint
+a second model that validation runs. The data order is `archspec.backends.training.data.epoch_order`; a checkpoint
 keeps the Keras variables the neutral weights do not (the optimizer's slots, dropout's seed
 state), so that a resumed run continues as the uninterrupted one would.
 """
@@ -17,19 +17,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-# Keras's backend is already TensorFlow: the package `backends.tensorflow` chose it on import.
+# Keras's backend is already TensorFlow: the package `archspec.backends.tensorflow` chose it on import.
 import keras
 import numpy as np
 import tensorflow as tf
 
-from archspec.spec import Spec
-from backends import tensorflow as btf
-from backends.training import checkpoint as ckpt
-from backends.training import data
-from backends.training.log import TrainingLog
-from backends.training.metrics import Totals
-from backends.training.recipe import Run, ema_decay, learning_rate
-from backends.training.runs import (
+from archspec.backends import tensorflow as btf
+from archspec.backends.training import checkpoint as ckpt
+from archspec.backends.training import data
+from archspec.backends.training.log import TrainingLog
+from archspec.backends.training.metrics import Totals
+from archspec.backends.training.recipe import Run, ema_decay, learning_rate
+from archspec.backends.training.runs import (
     Options,
     Outcome,
     Position,
@@ -41,7 +40,8 @@ from backends.training.runs import (
     epoch_row,
     read_for_resume,
 )
-from backends.training.tensorflow.evaluate import evaluate, predictor
+from archspec.backends.training.tensorflow.evaluate import evaluate, predictor
+from archspec.spec import Spec
 
 
 def _one_hot_targets(labels: Any, classes: int, smoothing: float) -> Any:
@@ -157,7 +157,7 @@ class Trainer:
             "learning_rate": learning_rate(self.recipe, p.epoch),
             "ema_decay": ema_decay(self.recipe, p.step),
             "data_order": {
-                "order": "backends.training.data.epoch_order(count, seed, epoch)",
+                "order": "archspec.backends.training.data.epoch_order(count, seed, epoch)",
                 "seed": self.run.seed,
                 "epoch": p.epoch,
                 "images_done": p.batch * self.global_batch,

@@ -1,4 +1,4 @@
-"""A PyTorch training state to and from the neutral checkpoint files of `backends.training.checkpoint`.
+"""A PyTorch training state to and from the neutral checkpoint files of `archspec.backends.training.checkpoint`.
 
 The model and its moving average are stored as neutral weights (so `archspec eval`, and the
 TensorFlow backend, read them like any weight file). The optimizer's per-parameter state tensors
@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from backends.torch import get_weights, set_weights
-from backends.torch.network import Network
-from backends.training.checkpoint import CheckpointError
-from backends.training.torch.ema import Ema
+from archspec.backends.torch import get_weights, set_weights
+from archspec.backends.torch.network import Network
+from archspec.backends.training.checkpoint import CheckpointError
+from archspec.backends.training.torch.ema import Ema
 
 
 def _ordered_parameters(optimizer: torch.optim.Optimizer) -> list[torch.nn.Parameter]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from backends.torch.network import Network
+from archspec.backends.torch.network import Network
 
 
 @dataclass(frozen=True)

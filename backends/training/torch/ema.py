@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import torch
 
-from backends.torch import build
-from backends.torch.network import Network
-from backends.training.torch.distributed import Cluster
+from archspec.backends.torch import build
+from archspec.backends.torch.network import Network
+from archspec.backends.training.torch.distributed import Cluster
 
 
 def _float_tensors(model: Network) -> list[torch.Tensor]:

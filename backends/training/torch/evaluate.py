@@ -1,5 +1,5 @@
 """Evaluation as the Inception papers do it: softmax scores averaged over crops (1, 12 or 144, see
-`backends.training.data.multi_crop_boxes`) and over the models of an ensemble, then top-1 and top-5 error.
+`archspec.backends.training.data.multi_crop_boxes`) and over the models of an ensemble, then top-1 and top-5 error.
 """
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from archspec.backends.torch import build, set_weights
+from archspec.backends.torch.network import Network
+from archspec.backends.training import data
+from archspec.backends.training.metrics import EMPTY, Totals, totals
+from archspec.backends.training.torch.distributed import Cluster
+from archspec.backends.training.torch.loader import EvalImages, eval_loader
 from archspec.spec import Spec
-from backends.torch import build, set_weights
-from backends.torch.network import Network
-from backends.training import data
-from backends.training.metrics import EMPTY, Totals, totals
-from backends.training.torch.distributed import Cluster
-from backends.training.torch.loader import EvalImages, eval_loader
 
 EVAL_BATCH = 64  # crops per forward pass; training and `archspec eval` use the same
 

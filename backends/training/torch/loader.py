@@ -1,4 +1,4 @@
-"""The data of `backends.training.data` as PyTorch batches: NCHW float tensors and int64 labels.
+"""The data of `archspec.backends.training.data` as PyTorch batches: NCHW float tensors and int64 labels.
 
 A training item is addressed by (epoch, image index), so its random crop depends on nothing else
 and loader workers, resumption and the number of processes leave it unchanged. The order is
@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from backends.training import data
+from archspec.backends.training import data
 
 
 class TrainImages(Dataset[tuple[torch.Tensor, int]]):

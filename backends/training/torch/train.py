@@ -1,4 +1,4 @@
-"""`archspec train` on PyTorch: the recipe of `backends.training.recipe`, checkpoints that resume exactly,
+"""`archspec train` on PyTorch: the recipe of `archspec.backends.training.recipe`, checkpoints that resume exactly,
 and several processes under `torchrun` (DistributedDataParallel, DistributedSampler).
 
 A run is exactly reproducible on one machine: the data order is a function of (seed, epoch), a
@@ -21,16 +21,15 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from archspec.spec import Spec
-from backends.torch import build
-from backends.torch.network import Network
-from backends.torch.regional import compile_blocks
-from backends.training import checkpoint as ckpt
-from backends.training import data
-from backends.training.log import TrainingLog
-from backends.training.metrics import Totals
-from backends.training.recipe import Recipe, Run, ema_decay, learning_rate, step_seed
-from backends.training.runs import (
+from archspec.backends.torch import build
+from archspec.backends.torch.network import Network
+from archspec.backends.torch.regional import compile_blocks
+from archspec.backends.training import checkpoint as ckpt
+from archspec.backends.training import data
+from archspec.backends.training.log import TrainingLog
+from archspec.backends.training.metrics import Totals
+from archspec.backends.training.recipe import Recipe, Run, ema_decay, learning_rate, step_seed
+from archspec.backends.training.runs import (
     Options,
     Outcome,
     Position,
@@ -42,11 +41,12 @@ from backends.training.runs import (
     epoch_row,
     read_for_resume,
 )
-from backends.training.torch.checkpoint import capture, restore
-from backends.training.torch.distributed import Cluster
-from backends.training.torch.ema import Ema
-from backends.training.torch.evaluate import evaluate, main_output
-from backends.training.torch.loader import TrainImages, epoch_order, train_loader
+from archspec.backends.training.torch.checkpoint import capture, restore
+from archspec.backends.training.torch.distributed import Cluster
+from archspec.backends.training.torch.ema import Ema
+from archspec.backends.training.torch.evaluate import evaluate, main_output
+from archspec.backends.training.torch.loader import TrainImages, epoch_order, train_loader
+from archspec.spec import Spec
 
 AMP = {"bf16": torch.bfloat16}
 
