@@ -36,10 +36,17 @@ def _shape(text: str) -> tuple[int, int, int]:
 def _load(path: str, input_shape: tuple[int, int, int] | None = None) -> archspec.Spec | None:
     """The checked spec, or None once its errors are printed."""
     try:
-        return archspec.load(spec_file(path), input_shape=input_shape)
+        spec = archspec.load(spec_file(path), input_shape=input_shape)
     except SpecError as exc:
         print(exc, file=sys.stderr)
         return None
+    _print_notes(spec)
+    return spec
+
+
+def _print_notes(spec: archspec.Spec) -> None:
+    for note in spec.notes:
+        print(note.format(), file=sys.stderr)
 
 
 def _error(message: str, pos: Pos | None = None) -> None:
@@ -101,6 +108,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 f"{path}: ok: {spec.name}, {'x'.join(map(str, spec.input_shape))} -> "
                 f"{', '.join(shapes)}, {spec.params:,} params, {spec.macs / 1e9:.3f} GMACs"
             )
+            _print_notes(spec)
     if failed:
         print(f"{failed} of {len(args.specs)} spec{'s' if len(args.specs) != 1 else ''} failed", file=sys.stderr)
     return 1 if failed else 0

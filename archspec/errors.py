@@ -22,9 +22,10 @@ class Diagnostic:
     pos: Pos
     message: str
     hint: str | None = None
+    severity: str = "error"  # or "note": something a valid spec should know, printed, not failed
 
     def format(self) -> str:
-        text = f"{self.pos}: error: {_bounded(self.message)}"
+        text = f"{self.pos}: {self.severity}: {_bounded(self.message)}"
         return text + (f"\n  hint: {_bounded(self.hint)}" if self.hint else "")
 
 

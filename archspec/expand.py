@@ -92,6 +92,9 @@ class Expansion:
     nodes: tuple[Node, ...]
     outputs: tuple[str, ...]
     steps: tuple[Step, ...]
+    # Where outputs were chosen (the spec's `outputs:` or a caller's), or None when the output is
+    # the last step: only chosen outputs may leave part of the network unused.
+    chosen_at: Pos | None = None
 
 
 class _Abandon(Exception):
@@ -99,9 +102,13 @@ class _Abandon(Exception):
 
 
 def expand(
-    doc: Map, default_name: str, errors: Collector, input_shape: tuple[int, int, int] | None = None
+    doc: Map,
+    default_name: str,
+    errors: Collector,
+    input_shape: tuple[int, int, int] | None = None,
+    outputs: tuple[str, ...] | None = None,
 ) -> Expansion:
-    return _Expander(doc, errors).run(default_name, input_shape)
+    return _Expander(doc, errors).run(default_name, input_shape, outputs)
 
 
 class _Expander:
@@ -122,7 +129,9 @@ class _Expander:
             except _Abandon:
                 continue
 
-    def run(self, default_name: str, input_shape: tuple[int, int, int] | None) -> Expansion:
+    def run(
+        self, default_name: str, input_shape: tuple[int, int, int] | None, chosen: tuple[str, ...] | None
+    ) -> Expansion:
         root = Scope("", None, closed=True, params=self.globals)
         self._add_input(root, input_shape)
         network = self.doc.get("network")
@@ -136,12 +145,17 @@ class _Expander:
             except _Abandon:
                 continue
         written = self.doc.get("outputs")
-        outputs: list[str | Ref] = (
-            [Ref(text, root, written.at(i)) for i, text in enumerate(written)] if written else [prev]
-        )
+        outputs: list[str | Ref] = [prev]
+        chosen_at = None
+        if chosen:
+            chosen_at = self.doc.pos
+            outputs = [Ref(text, root, chosen_at) for text in chosen]
+        elif written:
+            chosen_at = self.doc.key_pos.get("outputs", self.doc.pos)
+            outputs = [Ref(text, root, written.at(i)) for i, text in enumerate(written)]
         nodes = tuple(self._finish(p) for p in self.pending)
         resolved = tuple(name for name in (self._resolve(o) for o in outputs) if name)
-        return Expansion(str(self.doc.get("name", default_name)), nodes, resolved, tuple(self.steps))
+        return Expansion(str(self.doc.get("name", default_name)), nodes, resolved, tuple(self.steps), chosen_at)
 
     def _add_input(self, root: Scope, override: tuple[int, int, int] | None) -> None:
         spec_input = self.doc.get("input")

@@ -23,13 +23,23 @@ else:
 
 
 def build(expansion: Expansion) -> Graph:
-    graph: Graph = nx.DiGraph(name=expansion.name, outputs=expansion.outputs)
+    """The graph of the expansion. Where outputs were chosen, the nodes that none of them needs
+    are left out, and so are the steps left empty (the graph attribute `dropped` names them)."""
+    graph: Graph = nx.DiGraph(name=expansion.name, outputs=expansion.outputs, dropped=())
     for node in expansion.nodes:
         graph.add_node(node.name, node=node)
     for node in expansion.nodes:
         for source in node.inputs:
             graph.add_edge(source, node.name)
-    graph.graph["steps"] = _with_contents(tuple(expansion.steps), graph)
+    steps = tuple(expansion.steps)
+    if expansion.chosen_at is not None and expansion.outputs:
+        needed = set(expansion.outputs).union(*(nx.ancestors(graph, o) for o in expansion.outputs))
+        needed.add("input")  # the network's input stays, even when an output does not read it
+        dropped = tuple(n.name for n in expansion.nodes if n.name not in needed)
+        graph.remove_nodes_from(dropped)
+        graph.graph["dropped"] = dropped
+    contents = _with_contents(steps, graph)
+    graph.graph["steps"] = tuple(step for step in contents if step.nodes or not graph.graph["dropped"])
     return graph
 
 

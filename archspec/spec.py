@@ -6,7 +6,7 @@ Each stage reports every error it can find before the pipeline stops.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -15,7 +15,7 @@ from typing import Any
 from archspec import bundled
 from archspec import graph as ir_graph
 from archspec.cost import Cost, check_totals, node_cost
-from archspec.errors import Collector, Pos, SpecError
+from archspec.errors import Collector, Diagnostic, Pos, SpecError
 from archspec.expand import expand
 from archspec.graph import Graph
 from archspec.ir import Node, Step
@@ -35,6 +35,8 @@ class Spec:
     shapes: Mapping[str, Shape]
     costs: Mapping[str, Cost]
     files: tuple[Path, ...] = ()  # every file read to make it, the spec's own first: never to be written over
+    notes: tuple[Diagnostic, ...] = ()  # what check prints beside "ok": the nodes chosen outputs left out
+    origin: tuple[str | Path, tuple[int, int, int] | None, tuple[Path, ...]] | None = None  # load's arguments
 
     @cached_property
     def nodes(self) -> tuple[Node, ...]:
@@ -76,6 +78,14 @@ class Spec:
     def summary(self) -> dict[str, Any]:
         return summarize(self)
 
+    def with_outputs(self, outputs: Sequence[str]) -> Spec:
+        """The same spec with other outputs, any nodes by name (`mixed_6e`, `mixed_6a/concat_0`):
+        the part of the network that none of them needs is left out. A feature extractor."""
+        if self.origin is None:
+            raise ValueError("only a spec made by archspec.load can take other outputs")
+        source, input_shape, roots = self.origin
+        return load(source, input_shape=input_shape, outputs=tuple(outputs), roots=roots)
+
 
 def locate(source: str | Path) -> Path | None:
     """The file `source` names, or None when it is YAML text. A string without a line break is
@@ -91,10 +101,11 @@ def locate(source: str | Path) -> Path | None:
         found = bundled.find(source)
         if found is None:
             close = bundled.close_names(source)
+            hint = f"did you mean {', '.join(close)}? " if close else ""
             raise SpecError.at(
                 Pos(source, 1, 1),
                 f"no spec file and no bundled spec named '{source}'",
-                hint=f"did you mean {', '.join(close)}? `archspec list` shows them" if close else "`archspec list` shows the bundled specs",
+                hint=f"{hint}`archspec list` shows the bundled specs",
             )
         return found
     return None
@@ -109,6 +120,7 @@ def load(
     source: str | Path,
     *,
     input_shape: tuple[int, int, int] | None = None,
+    outputs: tuple[str, ...] | None = None,
     roots: tuple[Path, ...] = (),
 ) -> Spec:
     """A spec to a checked Spec; raises SpecError with every problem. `source` is a file's path,
@@ -119,13 +131,15 @@ def load(
         document = linker.link_file(path)
         name, where = path.stem, display_name(path)
     else:
+        assert isinstance(source, str)  # locate gives a path for every Path
         linker = Linker([Path.cwd(), *roots])
         document = linker.link_text(source, "<string>", Path.cwd())
         name, where = "network", "<string>"
     errors = Collector()
-    expansion = expand(document, name, errors, input_shape)
+    expansion = expand(document, name, errors, input_shape, outputs)
     errors.raise_if_any()
     graph = ir_graph.build(expansion)
+    notes = _dropped_note(graph, expansion.chosen_at)
     lint(graph, errors)
     errors.raise_if_any()
     shapes = infer(graph, errors)
@@ -133,4 +147,23 @@ def load(
     costs = {n: node_cost(ir_graph.node(graph, n), shapes) for n in graph}
     check_totals(graph, costs, errors)
     errors.raise_if_any()
-    return Spec(expansion.name, where, graph, shapes, costs, tuple(linker.files))
+    return Spec(
+        expansion.name,
+        where,
+        graph,
+        shapes,
+        costs,
+        tuple(linker.files),
+        notes,
+        (source if path is None else path.absolute(), input_shape, roots),
+    )
+
+
+def _dropped_note(graph: ir_graph.Graph, chosen_at: Pos | None) -> tuple[Diagnostic, ...]:
+    dropped: tuple[str, ...] = graph.graph["dropped"]
+    if not dropped or chosen_at is None:
+        return ()
+    shown = ", ".join(dropped[:3]) + (f", ... {dropped[-1]}" if len(dropped) > 3 else "")
+    count = f"{len(dropped)} node{'s' if len(dropped) != 1 else ''}"
+    message = f"{count} that no output needs {'are' if len(dropped) != 1 else 'is'} left out ({shown})"
+    return (Diagnostic(chosen_at, message, severity="note"),)

@@ -188,6 +188,7 @@ def test_specs_load_by_name_and_a_wrong_name_is_a_located_error(tmp_path: Path) 
     assert checked.stdout.startswith("inception_v4: ok: inception_v4, 299x299x3 -> 1000, 42,679,816 params")
     assert checked.stderr.startswith("inception_vv4:1:1: error: no spec file and no bundled spec named 'inception_vv4'")
     # A file of that name wins over the bundled spec.
-    (tmp_path / "inception_v4.yaml").write_text("archspec: 1\ninput: {shape: 8x8x3}\nnetwork:\n  - {op: flatten}\n  - {op: dense, units: 2}\n")
+    mine_text = "archspec: 1\ninput: {shape: 8x8x3}\nnetwork:\n  - {op: flatten}\n  - {op: dense, units: 2}\n"
+    (tmp_path / "inception_v4.yaml").write_text(mine_text)
     mine = archspec_cli("check", "inception_v4.yaml", cwd=tmp_path)
     assert "inception_v4.yaml: ok: inception_v4, 8x8x3 -> 2" in mine.stdout, mine.stderr

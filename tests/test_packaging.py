@@ -40,7 +40,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     assert built.returncode == 0, built.stderr
     (wheel,) = (work / "dist").glob("archspec-*.whl")
     site = work / "site"
-    done = subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], capture_output=True, text=True)
+    install = [*pip, "install", "--no-deps", "--target", str(site), str(wheel)]
+    done = subprocess.run(install, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return wheel, site
 

@@ -25,6 +25,8 @@ from archspec.backends import weights as neutral
 from archspec.backends.tensorflow.lowering import layer_name, lower, weight_paths
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from archspec.spec import Spec
 
 __all__ = ["build", "get_weights", "layer_name", "load_reference_weights", "set_weights", "spec_of", "weight_paths"]
@@ -35,9 +37,12 @@ __all__ = ["build", "get_weights", "layer_name", "load_reference_weights", "set_
 _SPECS: weakref.WeakKeyDictionary[keras.Model, Spec] = weakref.WeakKeyDictionary()
 
 
-def build(spec: Spec) -> keras.Model:
+def build(spec: Spec, features: Sequence[str] | None = None) -> keras.Model:
     """A freshly initialised keras.Model that computes the spec's network. Call it inside a
-    `tf.distribute` strategy's scope to place its variables there."""
+    `tf.distribute` strategy's scope to place its variables there. With `features` (node names),
+    the model returns those nodes' tensors, in that order, and holds only what they need."""
+    if features:
+        spec = spec.with_outputs(features)
     model = lower(spec)
     _SPECS[model] = spec
     return model

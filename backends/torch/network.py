@@ -15,6 +15,7 @@ object, which is what lets `archspec.backends.torch.regional` compile each block
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from functools import cache
 from types import ModuleType
 
@@ -51,8 +52,12 @@ class Network(nn.Module):
     _paths: dict[str, str]
 
 
-def build(spec: Spec) -> Network:
-    """A freshly initialised model that computes the spec's network: the generated file's model."""
+def build(spec: Spec, features: Sequence[str] | None = None) -> Network:
+    """A freshly initialised model that computes the spec's network: the generated file's model.
+    With `features` (node names: `["mixed_5e", "mixed_6e", "mixed_7c"]`), the model returns those
+    nodes' tensors, in that order, and holds only the part of the network they need."""
+    if features:
+        spec = spec.with_outputs(features)
     emitted = codegen.emit(spec)
     module = generated_source.load(emitted.source, f"torch_{spec.name}")
     model: Network = _live(getattr(module, emitted.model_class))()

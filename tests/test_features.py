@@ -1,0 +1,91 @@
+"""Feature extraction: outputs chosen among inner nodes leave out the part of the network they do
+not need, with a note instead of errors, and the models return exactly those tensors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import archspec
+
+torch = pytest.importorskip("torch")
+bt = pytest.importorskip("archspec.backends.torch")
+
+STAGES = ["mixed_5e", "mixed_6e", "mixed_7c"]
+
+
+def test_outputs_of_inner_nodes_drop_the_rest_with_a_note(tmp_path: Path) -> None:
+    spec_file = tmp_path / "features.yaml"
+    spec_file.write_text("archspec: 1\nextends: archspec:inception_v4.yaml\noutputs: [mixed_6a/concat_0]\n")
+    spec = archspec.load(spec_file)
+    full = archspec.load("inception_v4")
+    assert spec.outputs == ("mixed_6a/concat_0",)
+    assert spec.output_shape == full.shapes["mixed_6a/concat_0"] == (17, 17, 1024)
+    assert "head/logits" not in spec.graph and "mixed_6b/concat_0" not in spec.graph
+    assert set(spec.graph) < set(full.graph)
+    assert spec.params == sum(full.costs[n].params for n in spec.graph)
+    (note,) = spec.notes
+    assert (note.severity, note.pos.line) == ("note", 3)
+    dropped = len(full.graph) - len(spec.graph)
+    assert f"{dropped} nodes that no output needs are left out" in note.message
+    # The network's own output leaves nothing out, so it has no note.
+    assert full.notes == ()
+
+
+def test_build_with_features_returns_those_tensors_at_the_summary_s_shapes() -> None:
+    spec = archspec.load("inception_v4")
+    torch.manual_seed(0)
+    full = bt.build(spec).eval()
+    features = bt.build(spec, features=STAGES).eval()
+    assert features.spec.outputs == tuple(f"{stage}/concat_0" for stage in STAGES)
+    missing, unexpected = features.load_state_dict(full.state_dict(), strict=False)
+    assert missing == [] and unexpected and all(k.startswith(("mixed_7d.", "head.")) for k in unexpected)
+    seen: dict[str, torch.Tensor] = {}
+    for stage in STAGES:
+        getattr(full, stage).register_forward_hook(lambda m, a, out, stage=stage: seen.__setitem__(stage, out))
+    x = torch.randn(1, 3, 299, 299, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        outputs = features(x)
+        full(x)
+    assert isinstance(outputs, tuple) and len(outputs) == len(STAGES)
+    stated = {row["name"]: row["output_shape"] for row in features.spec.summary()["blocks"]}
+    for stage, tensor in zip(STAGES, outputs, strict=True):
+        height, width, channels = spec.shapes[f"{stage}/concat_0"]
+        assert tuple(tensor.shape) == (1, channels, height, width)
+        assert stated[stage] == [height, width, channels]
+        assert torch.equal(tensor, seen[stage])
+
+
+def test_keras_features_are_the_same_tensors() -> None:
+    pytest.importorskip("keras")
+    from archspec.backends import tensorflow as btf
+
+    spec = archspec.load("examples/inception_v4_small", input_shape=(75, 75, 3))
+    stages = ["mixed_5b", "mixed_6a"]
+    torch_model = bt.build(spec, features=stages).eval()
+    keras_model = btf.build(spec, features=stages)
+    btf.set_weights(keras_model, bt.get_weights(torch_model), spec=torch_model.spec)
+    x = torch.randn(2, 3, 75, 75, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        expected = [t.permute(0, 2, 3, 1).numpy() for t in torch_model(x)]
+    actual = [np.asarray(t) for t in keras_model(x.permute(0, 2, 3, 1).numpy(), training=False)]
+    assert [a.shape for a in actual] == [e.shape for e in expected]
+    for a, e in zip(actual, expected, strict=True):
+        assert np.abs(a - e).max() <= 1e-4 * np.abs(e).max()
+
+
+def test_without_chosen_outputs_an_unused_node_is_still_an_error() -> None:
+    from archspec.errors import SpecError
+
+    text = (
+        "archspec: 1\ninput: {shape: 8x8x3}\nnetwork:\n"
+        "  - {op: conv, name: unused, kernel: 1, filters: 4}\n"
+        "  - {op: conv, input: input, kernel: 1, filters: 4}\n"
+    )
+    with pytest.raises(SpecError, match=r"<string>:4:5: error: node 'unused' does not lead to any output"):
+        archspec.load(text)
+    chosen = archspec.load(text + "outputs: [conv_0]\n")
+    assert "unused" not in chosen.graph
+    assert chosen.notes[0].message.startswith("1 node that no output needs is left out")
