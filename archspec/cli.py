@@ -269,6 +269,65 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write the spec's model in a format another runtime loads, then load the file on its own,
+    run it and compare it with the live model. Exit 1 for spec or weight errors, an existing
+    output without --force, or a file that does not compute the model; 2 for usage errors."""
+    from archspec.backends import export
+
+    try:
+        fmt = export.format_of(args.output, args.format)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.inference and export.FORMATS[fmt] != "torch":
+        print(
+            f"error: --inference folds batch norm in the torch model; it is for onnx and pt2, not {fmt}",
+            file=sys.stderr,
+        )
+        return 2
+    spec = _load(args.spec)
+    if spec is None:
+        return 1
+    target = Path(args.output)
+    refused = _export_refusal(target, fmt, args.force, spec.files)
+    if refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return 1
+    from archspec.backends import BackendError
+    from archspec.backends.training import checkpoint
+
+    try:
+        weights = checkpoint.weights_at(Path(args.weights), spec)[0] if args.weights else None
+        request = export.Request(spec, fmt, weights, args.dynamic_batch, args.inference)
+        done = export.export(request, target)
+    except BackendError as exc:
+        _error(str(exc), exc.pos)
+        return 1
+    except _run_errors() as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    batches = " and ".join(map(str, done.batches))
+    print(
+        f"wrote {args.output} ({fmt}, {spec.name}{', inference' if args.inference else ''}); checked at batch "
+        f"{batches}: max difference {done.difference:.2g} of the largest output"
+    )
+    return 0
+
+
+def _export_refusal(target: Path, fmt: str, force: bool, inputs: Sequence[Path]) -> str | None:
+    """As _refusal, but a SavedModel is a directory: an existing one is replaced with --force
+    only if it is a SavedModel (it holds saved_model.pb), never another directory."""
+    if fmt == "savedmodel" and target.is_dir() and not target.is_symlink():
+        if not (target / "saved_model.pb").is_file():
+            return f"{target} is a directory that is not a SavedModel; name a new directory"
+        return None if force else f"{target} exists; pass --force to replace it"
+    return _refusal(str(target), force, inputs)
+
+
 def _size(text: str) -> tuple[int, int]:
     match = re.fullmatch(r"([0-9]{1,16})x([0-9]{1,16})", text.strip())
     if not match or 0 in (dims := tuple(int(g) for g in match.groups())):
@@ -502,6 +561,18 @@ def parser() -> argparse.ArgumentParser:
     convert.add_argument("--to", dest="target", nargs=2, metavar=(formats, "OUT"), required=True)
     convert.add_argument("--force", action="store_true", help="replace OUT if it exists")
     convert.set_defaults(run=cmd_convert)
+
+    ship = commands.add_parser("export", help="write an ONNX, torch.export, SavedModel or Keras file, then check it")
+    ship.add_argument("spec", metavar="SPEC")
+    ship.add_argument("-o", "--output", required=True, metavar="OUT", help="file (.onnx, .pt2, .keras) or directory")
+    ship.add_argument("--format", choices=("onnx", "pt2", "savedmodel", "keras"), help="default: OUT's extension")
+    ship.add_argument(
+        "--weights", metavar="FILE", help="neutral safetensors file, checkpoint or run dir (default: random)"
+    )
+    ship.add_argument("--dynamic-batch", action="store_true", help="any batch size (checked at 1 and 8), not only 1")
+    ship.add_argument("--inference", action="store_true", help="the batch-norm-folded model of for_inference (torch)")
+    ship.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    ship.set_defaults(run=cmd_export)
 
     fit = commands.add_parser("train", help="train a spec with the paper's recipe on an image folder or digits")
     fit.add_argument("spec", metavar="SPEC")

@@ -21,6 +21,7 @@ from archspec.graph import Graph
 from archspec.ir import Node, Step
 from archspec.linker import Linker, display_name, resolve
 from archspec.lint import lint
+from archspec.loader import check_path
 from archspec.shapes import Shape, infer
 from archspec.summary import summarize
 
@@ -92,9 +93,11 @@ def locate(source: str | Path) -> Path | None:
     a path if it ends in .yaml or .yml or names an existing file, else the name of a bundled
     spec; a path that does not exist may also be a bundled spec's name."""
     if isinstance(source, Path):
+        check_path(source, Pos(display_name(source), 1, 1))  # before asking the OS about it
         return source if source.exists() else (bundled.find(str(source)) or source)
     if "\n" in source:
         return None
+    check_path(source, Pos(display_name(Path(source)), 1, 1))
     if source.endswith((".yaml", ".yml")) or Path(source).is_file():
         return locate(Path(source))
     if bundled.NAME.fullmatch(source):

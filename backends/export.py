@@ -1,0 +1,148 @@
+"""`archspec export`: a spec's model as a file another runtime runs, checked by running it.
+
+    onnx        an ONNX model (torch's exporter), run back with onnxruntime
+    pt2         a `torch.export` program (`torch.export.load`)
+    savedmodel  a TensorFlow SavedModel directory (`tf.saved_model.load`, signature `serve`)
+    keras       a Keras archive (`keras.models.load_model`, with archspec.backends.tensorflow imported)
+
+The input is called `input` (NCHW for the torch formats, NHWC for the TensorFlow ones); each output
+is called after its node, `/` written `.` (`head.logits`). A file is written beside its target
+and renamed into place once it has been checked: after writing, the file is loaded on its own and
+run on a random input at each batch size it promises (1, and 8 with a dynamic batch), and the
+largest difference from the live model, over its largest output, must stay within TOLERANCE.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from archspec.backends import BackendError
+
+if TYPE_CHECKING:
+    from archspec.spec import Spec
+
+FORMATS = {"onnx": "torch", "pt2": "torch", "savedmodel": "tf", "keras": "tf"}  # format -> backend
+SUFFIXES = {".onnx": "onnx", ".pt2": "pt2", ".keras": "keras"}
+TOLERANCE = 1e-4  # max abs difference over the largest output
+DYNAMIC_BATCHES = (1, 8)
+
+
+@dataclass(frozen=True)
+class Request:
+    spec: Spec
+    format: str
+    weights: dict[str, np.ndarray] | None  # neutral weights; None: a fresh random initialisation
+    dynamic_batch: bool
+    inference: bool  # torch formats: the batch-norm-folded model of `for_inference`
+
+    @property
+    def batches(self) -> tuple[int, ...]:
+        return DYNAMIC_BATCHES if self.dynamic_batch else (1,)
+
+    def inputs(self, channels_last: bool) -> list[np.ndarray]:
+        """One random input per batch size checked, the same for every format."""
+        height, width, channels = self.spec.input_shape
+        rng = np.random.default_rng(0)
+        shape = (height, width, channels) if channels_last else (channels, height, width)
+        return [rng.standard_normal((batch, *shape), dtype=np.float32) for batch in self.batches]
+
+
+def output_names(spec: Spec) -> list[str]:
+    return [name.replace("/", ".") for name in spec.outputs]
+
+
+def format_of(path: str, given: str | None) -> str:
+    """--format, else the one the file name tells; ValueError when neither does."""
+    if given:
+        return given
+    suffix = Path(path).suffix.lower()
+    if suffix in SUFFIXES:
+        return SUFFIXES[suffix]
+    raise ValueError(f"cannot tell the format from '{path}'; give --format {'|'.join(FORMATS)}")
+
+
+@dataclass(frozen=True)
+class Exported:
+    difference: float  # the largest of the checked differences
+    batches: tuple[int, ...]
+
+
+# One writer per format: (request, partial path) -> the checked runs, as pairs of outputs from
+# the live model and from the file loaded back, one pair per batch size.
+Writer = Callable[[Request, Path], list[tuple[list[np.ndarray], list[np.ndarray]]]]
+
+
+def writer(fmt: str) -> Writer:
+    if FORMATS[fmt] == "torch":
+        from archspec.backends.torch import export as torch_export
+
+        return torch_export.WRITERS[fmt]
+    from archspec.backends.tensorflow import export as tf_export
+
+    return tf_export.WRITERS[fmt]
+
+
+def relative_difference(expected: list[np.ndarray], actual: list[np.ndarray]) -> float:
+    if len(expected) != len(actual):
+        return float("inf")
+    worst = 0.0
+    for want, got in zip(expected, actual, strict=True):
+        if want.shape != got.shape:
+            return float("inf")
+        scale = float(np.abs(want).max()) or 1.0
+        worst = max(worst, float(np.abs(want - got).max()) / scale)
+    return worst
+
+
+def export(request: Request, target: Path) -> Exported:
+    """Write and check the file; BackendError when the file does not compute the live model's
+    outputs, in which case nothing is left at `target`."""
+    partial = target.with_name(f".partial.{target.name}")
+    _remove(partial)
+    try:
+        runs = writer(request.format)(request, partial)
+        difference = max(relative_difference(live, loaded) for live, loaded in runs)
+        if not difference <= TOLERANCE:
+            raise BackendError(
+                f"the exported {request.format} file differs from the live model by {difference:.3g} "
+                f"of its largest output (the tolerance is {TOLERANCE:g}); nothing was written"
+            )
+        _replace(partial, target)
+    finally:
+        _remove(partial)
+    return Exported(difference, request.batches)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _replace(partial: Path, target: Path) -> None:
+    """Move the checked file (or SavedModel directory) into place; a directory there (an earlier
+    SavedModel, which the command line lets through only with --force) goes first."""
+    if target.is_dir() and not target.is_symlink():
+        old = target.with_name(f".old.{target.name}")
+        _remove(old)
+        target.rename(old)
+        partial.rename(target)
+        _remove(old)
+    else:
+        partial.replace(target)
+
+
+def outputs_list(value: Any) -> list[np.ndarray]:
+    """A model's outputs as a list of arrays, whether it returned one tensor, a tuple or a dict."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if not isinstance(value, (list, tuple)):
+        value = [value]
+    return [np.asarray(v) for v in value]
