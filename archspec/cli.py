@@ -1,4 +1,7 @@
-"""The `archspec` command line: check, summarise, render, compile and list network specs, convert weights.
+"""The `archspec` command line: check, summarise, render, compile, export, train, evaluate and list network specs.
+
+Every command that writes names its output with `-o/--output` (convert: `--to FORMAT OUT`), and
+replaces what exists only with `--force`.
 
 Exit status: 0 when all is well, 1 when a spec has errors (each printed as FILE:LINE:COL: error:
 MESSAGE), 2 for a usage error.
@@ -519,24 +522,64 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+SPEC_HELP = "a spec file, or a bundled spec by name (`archspec list` shows them)"
+BACKEND_HELP = "torch (PyTorch) or tf (TensorFlow / Keras)"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("archspec")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
+def _command(commands: Any, name: str, summary: str, examples: Sequence[str]) -> argparse.ArgumentParser:
+    """A subcommand whose --help ends with examples of its use."""
+    epilog = "examples:\n" + "\n".join(f"  {example}" for example in examples)
+    command: argparse.ArgumentParser = commands.add_parser(
+        name, help=summary, description=summary, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    return command
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="archspec", description=__doc__.splitlines()[0])
+    top = argparse.ArgumentParser(
+        prog="archspec",
+        description=__doc__.splitlines()[0],
+        epilog="`archspec COMMAND --help` describes a command, with examples.",
+    )
+    top.add_argument("--version", action="version", version=f"archspec {_version()}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    check = commands.add_parser("check", help="validate specs and infer every shape")
-    check.add_argument("specs", nargs="+", metavar="SPEC")
+    check = _command(
+        commands, "check", "validate specs and infer every shape",
+        ["archspec check inception_v4", "archspec check my_variant.yaml specs/*.yaml"],
+    )  # fmt: skip
+    check.add_argument("specs", nargs="+", metavar="SPEC", help=SPEC_HELP + "; several may be given")
     check.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     check.set_defaults(run=cmd_check)
 
-    summary = commands.add_parser("summary", help="parameters, MACs and shapes per block")
-    summary.add_argument("spec", metavar="SPEC")
+    summary = _command(
+        commands, "summary", "parameters, MACs and shapes per block",
+        ["archspec summary inception_resnet_v2", "archspec summary my_variant.yaml --input 149x149x3 --format json"],
+    )  # fmt: skip
+    summary.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     summary.add_argument("--input", type=_shape, metavar="HxWxC", help="input shape instead of the spec's")
-    summary.add_argument("--format", choices=("table", "json"), default="table")
+    summary.add_argument("--format", choices=("table", "json"), default="table", help="table (default) or json")
     summary.add_argument("--detail", action="store_true", help="one table row per node, not per block")
     summary.set_defaults(run=cmd_summary)
 
-    draw = commands.add_parser("render", help="draw a spec as the paper's figures do (Graphviz)")
-    draw.add_argument("spec", metavar="SPEC")
+    draw = _command(
+        commands, "render", "draw a spec as the paper's figures do (Graphviz)",
+        [
+            "archspec render inception_v4 -o v4.svg",
+            "archspec render inception_v4 --block inception_b -o inception_b.png",
+            "archspec render my_variant.yaml --level layers -o - > layers.dot",
+        ],
+    )  # fmt: skip
+    draw.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     draw.add_argument("-o", "--output", metavar="FILE", help="where to write; - for standard output")
     view = draw.add_mutually_exclusive_group()
     view.add_argument("--level", choices=render.LEVELS, help="blocks: the overall schema (default); layers: every op")
@@ -547,43 +590,76 @@ def parser() -> argparse.ArgumentParser:
     draw.add_argument("--list-blocks", action="store_true", help="print the spec's block types, one a line")
     draw.set_defaults(run=cmd_render)
 
-    build = commands.add_parser("compile", help="write a standalone PyTorch or Keras model file")
-    build.add_argument("spec", metavar="SPEC")
-    build.add_argument("--backend", choices=tuple(BACKENDS), required=True)
-    build.add_argument("-o", "--output", metavar="FILE.py", required=True)
+    build = _command(
+        commands, "compile", "write a standalone PyTorch or Keras model file",
+        [
+            "archspec compile inception_v4 --backend torch -o inception_v4.py",
+            "archspec compile my_variant.yaml --backend tf -o model.py",
+        ],
+    )  # fmt: skip
+    build.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
+    build.add_argument("--backend", choices=tuple(BACKENDS), required=True, help=BACKEND_HELP)
+    build.add_argument("-o", "--output", metavar="FILE.py", required=True, help="the Python file to write")
     build.add_argument("--force", action="store_true", help="replace FILE.py if it exists")
     build.set_defaults(run=cmd_compile)
 
-    convert = commands.add_parser("convert", help="convert a spec's weights between neutral, torch and keras files")
-    convert.add_argument("spec", metavar="SPEC")
-    formats = "neutral|torch|keras"
-    convert.add_argument("--from", dest="source", nargs=2, metavar=(formats, "IN"), required=True)
-    convert.add_argument("--to", dest="target", nargs=2, metavar=(formats, "OUT"), required=True)
-    convert.add_argument("--force", action="store_true", help="replace OUT if it exists")
-    convert.set_defaults(run=cmd_convert)
-
-    ship = commands.add_parser("export", help="write an ONNX, torch.export, SavedModel or Keras file, then check it")
-    ship.add_argument("spec", metavar="SPEC")
+    ship = _command(
+        commands, "export", "write an ONNX, torch.export, SavedModel or Keras file, then check it by running it",
+        [
+            "archspec export inception_v4 --weights runs/inception_v4 -o v4.onnx --dynamic-batch",
+            "archspec export inception_v4 -o v4.pt2 --inference",
+            "archspec export my_variant.yaml -o saved_model --format savedmodel",
+        ],
+    )  # fmt: skip
+    ship.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     ship.add_argument("-o", "--output", required=True, metavar="OUT", help="file (.onnx, .pt2, .keras) or directory")
     ship.add_argument("--format", choices=("onnx", "pt2", "savedmodel", "keras"), help="default: OUT's extension")
-    ship.add_argument(
-        "--weights", metavar="FILE", help="neutral safetensors file, checkpoint or run dir (default: random)"
-    )
+    ship.add_argument("--weights", metavar="FILE", help="safetensors file, checkpoint or run dir (default: random)")
     ship.add_argument("--dynamic-batch", action="store_true", help="any batch size (checked at 1 and 8), not only 1")
     ship.add_argument("--inference", action="store_true", help="the batch-norm-folded model of for_inference (torch)")
     ship.add_argument("--force", action="store_true", help="replace OUT if it exists")
     ship.set_defaults(run=cmd_export)
 
-    fit = commands.add_parser("train", help="train a spec with the paper's recipe on an image folder or digits")
-    fit.add_argument("spec", metavar="SPEC")
+    convert = _command(
+        commands, "convert", "convert a spec's weights between neutral, torch and keras files",
+        ["archspec convert inception_v4 --from torch v4_torch.safetensors --to keras v4.weights.h5"],
+    )  # fmt: skip
+    convert.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
+    formats = "neutral|torch|keras"
+    convert.add_argument("--from", dest="source", nargs=2, metavar=(formats, "IN"), required=True, help="read IN")
+    convert.add_argument("--to", dest="target", nargs=2, metavar=(formats, "OUT"), required=True, help="write OUT")
+    convert.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    convert.set_defaults(run=cmd_convert)
+
+    fit = _command(
+        commands, "train", "train a spec with the paper's recipe on an image folder or digits",
+        [
+            "archspec train examples/inception_resnet_v2_tiny --data digits --epochs 5",
+            "archspec train my_variant.yaml --data /data/imagenet -o runs/mine --resume",
+        ],
+    )  # fmt: skip
+    fit.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     fit.add_argument("--data", required=True, metavar="PATH|digits", help="ImageFolder root (train/, val/) or digits")
-    fit.add_argument("--backend", choices=tuple(BACKENDS), default="torch")
+    fit.add_argument("--backend", choices=tuple(BACKENDS), default="torch", help=BACKEND_HELP + " (default torch)")
     fit.add_argument("--epochs", type=_positive, help="epochs to train in all (default 15)")
     fit.add_argument("--batch-size", type=_positive, help="images per step and process (default 32)")
     fit.add_argument("--input", type=_size, metavar="HxW", help="input height and width instead of the spec's")
-    fit.add_argument("--out", metavar="DIR", help="run directory: checkpoint, metrics (default runs/NAME)")
-    fit.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    fit.add_argument("--overwrite", action="store_true", help="start over in a --out that holds an earlier run")
+    fit.add_argument(
+        "-o",
+        "--output",
+        "--out",
+        dest="out",
+        metavar="DIR",
+        help="run directory: checkpoint, metrics (default runs/NAME)",
+    )
+    fit.add_argument("--resume", action="store_true", help="continue the run in DIR from its checkpoint")
+    fit.add_argument(
+        "--force",
+        "--overwrite",
+        dest="overwrite",
+        action="store_true",
+        help="start over in a DIR that holds an earlier run",
+    )
     fit.add_argument("--checkpoint-every", type=_positive, metavar="STEPS", help="also checkpoint every STEPS steps")
     fit.add_argument(
         "--compile", nargs="?", const="model", choices=("model", "blocks"),
@@ -598,20 +674,29 @@ def parser() -> argparse.ArgumentParser:
     fit.add_argument("--workers", type=_workers, default=0, help="data-loading processes (default 0: in the trainer)")
     fit.set_defaults(run=cmd_train)
 
-    score = commands.add_parser("eval", help="top-1 and top-5 error of trained weights, 1, 12 or 144 crops")
-    score.add_argument("spec", metavar="SPEC")
+    score = _command(
+        commands, "eval", "top-1 and top-5 error of trained weights, 1, 12 or 144 crops",
+        [
+            "archspec eval examples/inception_resnet_v2_tiny --weights runs/inception_resnet_v2_tiny --data digits",
+            "archspec eval inception_v4 --weights v4.safetensors --data /data/imagenet --crops 144",
+        ],
+    )  # fmt: skip
+    score.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     score.add_argument("--weights", required=True, metavar="FILE", help="safetensors file, checkpoint or run dir")
     score.add_argument("--data", required=True, metavar="PATH|digits", help="ImageFolder (its val/) or digits")
     score.add_argument("--crops", type=int, choices=(1, 12, 144), default=1, help="1, 12 or 144 crops per image")
-    score.add_argument("--backend", choices=tuple(BACKENDS), default="torch")
+    score.add_argument("--backend", choices=tuple(BACKENDS), default="torch", help=BACKEND_HELP + " (default torch)")
     score.add_argument("--ensemble", nargs="+", default=[], metavar="FILE", help="more weights; softmax averaged")
     score.add_argument("--input", type=_size, metavar="HxW", help="input height and width instead of the spec's")
     score.add_argument("--limit", type=_positive, metavar="N", help="at most N images (as train --limit)")
     score.add_argument("--workers", type=_workers, default=0, help="data-loading processes")
-    score.add_argument("--format", choices=("text", "json"), default="text")
+    score.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
     score.set_defaults(run=cmd_eval)
 
-    listing = commands.add_parser("list", help="the bundled specs, one line each")
+    listing = _command(
+        commands, "list", "the bundled specs, one line each",
+        ["archspec list", "archspec list 'inception*'", "archspec list 'examples/*'"],
+    )  # fmt: skip
     listing.add_argument("pattern", nargs="?", default="*", help="a shell-style pattern of names, e.g. 'inception_v*'")
     listing.set_defaults(run=cmd_list)
     return top

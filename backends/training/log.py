@@ -5,6 +5,8 @@
     RUN/events.out.tfevents.*  TensorBoard scalars, one point per epoch (`tensorboard --logdir RUN`)
     RUN/curves.png             loss and top-1 accuracy against epochs, training and validation
 
+`progress` is the bar on standard error that `archspec eval` shows while it works.
+
 TensorBoard's event files are written here directly (records of `Event` protos), because the
 writers of torch and of tensorboard itself import TensorFlow, which takes many seconds.
 """
@@ -138,3 +140,13 @@ class TrainingLog:
 
     def close(self) -> None:
         self.events.close()
+
+
+def progress(total: int, description: str) -> Any:
+    """A progress bar over `total` images on standard error, shown only on a terminal (a log
+    or a pipe gets no bar characters); `update(n)` after each batch, `close()` at the end."""
+    import sys
+
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=description, unit="image", disable=not sys.stderr.isatty(), leave=False)

@@ -171,7 +171,7 @@ def begin(
 
 def prepare_out(out: Path, options: Options, main: bool = True, barrier: Callable[[], None] = lambda: None) -> bool:
     """Refuse to mix a new run into a directory that holds anything, unless told to; with
-    --overwrite, delete the files of the earlier run (and only those). Whether the run resumes:
+    --force (once --overwrite), delete the files of the earlier run (and only those). Whether the run resumes:
     --resume where no checkpoint was written yet (a run stopped before its first) starts it over,
     provided the directory holds nothing but what a run writes."""
     if out.exists() and not out.is_dir():
@@ -183,7 +183,7 @@ def prepare_out(out: Path, options: Options, main: bool = True, barrier: Callabl
         if foreign:
             raise TrainingError(
                 f"{out} has no checkpoint to resume and holds files no run wrote (first '{foreign[0]}'); "
-                "choose another --out"
+                "choose another -o DIR"
             )
         if main:
             print(f"note: {out} has no checkpoint yet; the run starts from the beginning", file=sys.stderr)
@@ -191,9 +191,9 @@ def prepare_out(out: Path, options: Options, main: bool = True, barrier: Callabl
         if not foreign and ckpt.locate(out) is None:
             raise TrainingError(
                 f"{out} holds a run stopped before its first checkpoint: pass --resume to start it again, "
-                "or --overwrite"
+                "or --force"
             )
-        raise TrainingError(f"{out} is not empty: pass --resume to continue its run, or --overwrite to start over")
+        raise TrainingError(f"{out} is not empty: pass --resume to continue its run, or --force to start over")
     barrier()  # every process has looked before rank 0 changes anything
     if main:
         if out.exists():

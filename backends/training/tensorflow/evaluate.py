@@ -10,6 +10,7 @@ import numpy as np
 
 from archspec.backends import tensorflow as btf
 from archspec.backends.training import data
+from archspec.backends.training.log import progress
 from archspec.backends.training.metrics import EMPTY, Totals, totals
 from archspec.spec import Spec
 
@@ -36,6 +37,7 @@ def evaluate(
     channels: int,
     crops: int = 1,
     indices: Sequence[int] | None = None,
+    bar: Any = None,
 ) -> Totals:
     chosen = list(range(len(images)) if indices is None else indices)
     per_batch = max(1, EVAL_BATCH // crops)
@@ -46,6 +48,8 @@ def evaluate(
         flat = batch.reshape(-1, *batch.shape[2:])
         probs = sum(p(flat).reshape(len(part), crops, -1).mean(1) for p in predictors) / len(predictors)
         result = result + totals(np.asarray(probs), np.array([images.label(i) for i in part]))
+        if bar is not None:
+            bar.update(len(part))
     return result
 
 
@@ -60,5 +64,9 @@ def evaluate_weights(
         btf.set_weights(model, weights)
         predictors.append(predictor(model))
     height, width, channels = spec.input_shape
-    result = evaluate(predictors, images, (height, width), channels, crops)
+    bar = progress(len(images), f"eval, {crops} crop{'s' if crops > 1 else ''}")
+    try:
+        result = evaluate(predictors, images, (height, width), channels, crops, bar=bar)
+    finally:
+        bar.close()
     return {**result.errors(), **result.metrics()}

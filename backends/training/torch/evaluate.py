@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -12,6 +13,7 @@ import torch
 from archspec.backends.torch import build, set_weights
 from archspec.backends.torch.network import Network
 from archspec.backends.training import data
+from archspec.backends.training.log import progress
 from archspec.backends.training.metrics import EMPTY, Totals, totals
 from archspec.backends.training.torch.distributed import Cluster
 from archspec.backends.training.torch.loader import EvalImages, eval_loader
@@ -46,8 +48,10 @@ def evaluate(
     crops: int = 1,
     indices: Sequence[int] | None = None,
     workers: int = 0,
+    bar: Any = None,
 ) -> Totals:
-    """Evaluate `models` (in eval mode) on the images at `indices` (all by default)."""
+    """Evaluate `models` (in eval mode) on the images at `indices` (all by default), updating
+    the progress `bar` if given."""
     for model in models:
         model.eval()
     dataset = EvalImages(images, size, channels, crops)
@@ -57,6 +61,8 @@ def evaluate(
     for batch, labels in loader:
         probs = probabilities(models, batch.to(device, non_blocking=True))
         result = result + totals(probs.cpu().numpy(), labels.numpy())
+        if bar is not None:
+            bar.update(len(labels))
     return result
 
 
@@ -72,5 +78,9 @@ def evaluate_weights(
         set_weights(model, weights)
         models.append(model)
     height, width, channels = spec.input_shape
-    result = evaluate(models, images, (height, width), channels, cluster.device, crops, workers=workers)
+    bar = progress(len(images), f"eval, {crops} crop{'s' if crops > 1 else ''}")
+    try:
+        result = evaluate(models, images, (height, width), channels, cluster.device, crops, workers=workers, bar=bar)
+    finally:
+        bar.close()
     return {**result.errors(), **result.metrics()}
