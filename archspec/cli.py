@@ -321,6 +321,47 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    """The top classes of each image, with their probabilities. Exit 1 for spec, weight or image
+    errors."""
+    from archspec.backends import BackendError, predict
+    from archspec.backends.training import checkpoint
+
+    try:
+        spec = _load_at(args.spec, None)
+        if len(spec.output_shape) != 1:
+            print(
+                f"error: {spec.name} does not end in class scores: its output is {spec.output_shape}", file=sys.stderr
+            )
+            return 1
+        weights = checkpoint.weights_at(Path(args.weights), spec)[0]
+        inputs = predict.read_images([Path(image) for image in args.images], spec)
+        scores = predict.probabilities(spec, weights, inputs, args.backend)
+    except SpecError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except BackendError as exc:  # weights that do not fit, at the op they belong to
+        _error(str(exc), exc.pos)
+        return 1
+    except _run_errors() as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    k = min(args.top, spec.output_shape[0])
+    found = {image: predict.top(spec, row, k) for image, row in zip(args.images, scores, strict=True)}
+    if args.format == "json":
+        rows = [
+            {"image": image, "top": [{"class": g.index, "name": g.name, "probability": g.probability} for g in guesses]}
+            for image, guesses in found.items()
+        ]
+        print(json.dumps(rows, indent=2))
+        return 0
+    for image, guesses in found.items():
+        print(f"{image}:")
+        for guess in guesses:
+            print(f"  {100 * guess.probability:6.2f} %  {guess.name}")
+    return 0
+
+
 def _export_refusal(target: Path, fmt: str, force: bool, inputs: Sequence[Path]) -> str | None:
     """As _refusal, but a SavedModel is a directory: an existing one is replaced with --force
     only if it is a SavedModel (it holds saved_model.pb), never another directory."""
@@ -692,6 +733,21 @@ def parser() -> argparse.ArgumentParser:
     score.add_argument("--workers", type=_workers, default=0, help="data-loading processes")
     score.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
     score.set_defaults(run=cmd_eval)
+
+    guess = _command(
+        commands, "predict", "the top classes of images, by trained weights and the spec's preprocessing",
+        [
+            "archspec predict examples/inception_resnet_v2_tiny --weights runs/inception_resnet_v2_tiny seven.png",
+            "archspec predict inception_v4 --weights v4.safetensors --top 3 --format json cat.jpg dog.jpg",
+        ],
+    )  # fmt: skip
+    guess.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
+    guess.add_argument("images", nargs="+", metavar="IMAGE", help="image files (any format Pillow reads)")
+    guess.add_argument("--weights", required=True, metavar="FILE", help="safetensors file, checkpoint or run dir")
+    guess.add_argument("--top", type=_positive, default=5, metavar="K", help="classes shown per image (default 5)")
+    guess.add_argument("--backend", choices=tuple(BACKENDS), default="torch", help=BACKEND_HELP + " (default torch)")
+    guess.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
+    guess.set_defaults(run=cmd_predict)
 
     listing = _command(
         commands, "list", "the bundled specs, one line each",

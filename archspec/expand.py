@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from archspec import expr, ops
+from archspec import expr, ops, preprocess
 from archspec.errors import Collector, Pos, did_you_mean
 from archspec.ir import Node, Step
 from archspec.limits import MAX_GRAPH_NODES
 from archspec.loader import Map
+from archspec.preprocess import Preprocess
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class Expansion:
     # Where outputs were chosen (the spec's `outputs:` or a caller's), or None when the output is
     # the last step: only chosen outputs may leave part of the network unused.
     chosen_at: Pos | None = None
+    preprocess: Preprocess | None = None
 
 
 class _Abandon(Exception):
@@ -119,6 +121,7 @@ class _Expander:
         self.defaults: Map = doc.get("defaults", Map())
         self.pending: list[_Pending] = []
         self.steps: list[Step] = []
+        self.preprocess: Preprocess | None = None
         self.stack: list[str] = []
         params: Map = doc.get("params", Map())
         self.globals: dict[str, Bound] = {}
@@ -155,12 +158,14 @@ class _Expander:
             outputs = [Ref(text, root, written.at(i)) for i, text in enumerate(written)]
         nodes = tuple(self._finish(p) for p in self.pending)
         resolved = tuple(name for name in (self._resolve(o) for o in outputs) if name)
-        return Expansion(str(self.doc.get("name", default_name)), nodes, resolved, tuple(self.steps), chosen_at)
+        name = str(self.doc.get("name", default_name))
+        return Expansion(name, nodes, resolved, tuple(self.steps), chosen_at, self.preprocess)
 
     def _add_input(self, root: Scope, override: tuple[int, int, int] | None) -> None:
         spec_input = self.doc.get("input")
-        if spec_input is None:
-            self.errors.error(self.doc.pos, "spec has no 'input'", hint="add input: {shape: [299, 299, 3]}")
+        if spec_input is None or "shape" not in spec_input:
+            where = self.doc.pos if spec_input is None else spec_input.pos
+            self.errors.error(where, "spec has no input shape", hint="add input: {shape: [299, 299, 3]}")
             shape: Any = (1, 1, 1)
             pos = self.doc.pos
         else:
@@ -169,6 +174,7 @@ class _Expander:
                 shape = override or self._canonical("input", {"shape": spec_input["shape"]}, {"shape": pos})["shape"]
             except _Abandon:  # reported; the rest of the network is still checked
                 shape = (1, 1, 1)
+            self.preprocess = preprocess.from_input(spec_input, shape[2], self.errors, spec_input.at)
         root.names["input"] = "input"
         self.pending.append(_Pending("input", "input", [], {"shape": shape}, pos, {"shape": pos}, ("input", "input")))
 

@@ -16,10 +16,11 @@ from archspec import schema
 from archspec.bundled import BUNDLED
 from archspec.errors import Collector, Pos, SpecError
 from archspec.limits import MAX_LINK_DEPTH, MAX_LINKED_BYTES, MAX_LINKED_FILES
-from archspec.loader import Map, check_path, decode, load_text, read_bounded
+from archspec.loader import Map, Seq, check_path, decode, load_text, read_bounded
 
 BUNDLED_PREFIX = "archspec:"
 MAX_SHOWN = 120  # characters of a path shown in a message
+MAX_CLASS_NAME = 200  # characters of one class name, as the schema allows in a written list
 
 
 def display_name(path: Path) -> str:
@@ -113,6 +114,8 @@ class Linker:
             base = _empty_like(tree)
         errors.raise_if_any()
         own = _without(tree, ("include", "extends"))
+        if isinstance(own.get("classes"), str):
+            own = self._with_class_file(own, base_dir)
         if blocks:  # the file's own blocks are merged over those it includes
             holder = _empty_like(tree)
             holder["blocks"] = blocks
@@ -130,7 +133,26 @@ class Linker:
             errors.raise_if_any()
         return merged
 
-    def _find(self, name: str, base_dir: Path, where: Pos) -> Path:
+    def _with_class_file(self, tree: Map, base_dir: Path) -> Map:
+        """The tree with its `classes:` file name replaced by the file's names, one per line
+        (blank lines skipped), each at the position of the `classes:` value."""
+        where = tree.at("classes")
+        path = self._find(tree["classes"], base_dir, where, "class file")
+        try:
+            text = read_bounded(path, display_name(path)).decode("utf-8")
+        except UnicodeDecodeError:
+            raise SpecError.at(where, f"class file '{tree['classes']}' is not UTF-8 text") from None
+        names = Seq(line.strip() for line in text.splitlines() if line.strip())
+        names.pos, names.item_pos = where, [where] * len(names)
+        if not names or any(len(n) > MAX_CLASS_NAME for n in names):
+            raise SpecError.at(
+                where, f"class file '{tree['classes']}' must hold names of 1 to {MAX_CLASS_NAME} characters"
+            )
+        replaced = _without(tree, ())
+        replaced["classes"] = names
+        return replaced
+
+    def _find(self, name: str, base_dir: Path, where: Pos, what: str = "spec file") -> Path:
         if name.startswith(BUNDLED_PREFIX):
             path = resolve(BUNDLED / name[len(BUNDLED_PREFIX) :], where)
         else:
@@ -139,10 +161,10 @@ class Linker:
             raise SpecError.at(
                 where,
                 f"'{name}' is outside the spec roots",
-                hint="includes may name files beside the spec or below it, or 'archspec:NAME'",
+                hint="a spec may name files beside it or below it, or 'archspec:NAME'",
             )
         if not path.exists():
-            raise SpecError.at(where, f"spec file '{name}' not found (looked for {display_name(path)})")
+            raise SpecError.at(where, f"{what} '{name}' not found (looked for {display_name(path)})")
         return path
 
 

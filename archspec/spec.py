@@ -21,7 +21,8 @@ from archspec.graph import Graph
 from archspec.ir import Node, Step
 from archspec.linker import Linker, display_name, resolve
 from archspec.lint import lint
-from archspec.loader import check_path
+from archspec.loader import Map, check_path
+from archspec.preprocess import Preprocess
 from archspec.shapes import Shape, infer
 from archspec.summary import summarize
 
@@ -37,6 +38,8 @@ class Spec:
     costs: Mapping[str, Cost]
     files: tuple[Path, ...] = ()  # every file read to make it, the spec's own first: never to be written over
     notes: tuple[Diagnostic, ...] = ()  # what check prints beside "ok": the nodes chosen outputs left out
+    preprocess: Preprocess | None = None  # how images become the input; None only for a failed input
+    classes: tuple[str, ...] | None = None  # a name per unit of the (first) output, where the spec gives them
     origin: tuple[str | Path, tuple[int, int, int] | None, tuple[Path, ...]] | None = None  # load's arguments
 
     @cached_property
@@ -149,6 +152,7 @@ def load(
     errors.raise_if_any()
     costs = {n: node_cost(ir_graph.node(graph, n), shapes) for n in graph}
     check_totals(graph, costs, errors)
+    classes = _classes(document, shapes[expansion.outputs[0]] if expansion.outputs else None, errors)
     errors.raise_if_any()
     return Spec(
         expansion.name,
@@ -156,10 +160,28 @@ def load(
         graph,
         shapes,
         costs,
-        tuple(linker.files),
-        notes,
-        (source if path is None else path.absolute(), input_shape, roots),
+        files=tuple(linker.files),
+        notes=notes,
+        preprocess=expansion.preprocess,
+        classes=classes,
+        origin=(source if path is None else path.absolute(), input_shape, roots),
     )
+
+
+def _classes(document: Map, output: Shape | None, errors: Collector) -> tuple[str, ...] | None:
+    """The spec's class names, which must be unique and as many as the first output's units when
+    that output is a vector (an output chosen among inner nodes has no classes to check)."""
+    written = document.get("classes")
+    if written is None:
+        return None
+    names = tuple(str(name) for name in written)
+    where = document.at("classes")
+    repeated = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if repeated is not None:
+        errors.error(where, f"class '{repeated}' is named twice")
+    if output is not None and len(output) == 1 and output[0] != len(names):
+        errors.error(where, f"{len(names)} class names for an output of {output[0]} units")
+    return names
 
 
 def _dropped_note(graph: ir_graph.Graph, chosen_at: Pos | None) -> tuple[Diagnostic, ...]:

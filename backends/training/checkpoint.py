@@ -53,6 +53,18 @@ def fingerprint(spec: Spec) -> str:
     return hashlib.sha256(json.dumps(table, separators=(",", ":")).encode()).hexdigest()
 
 
+def spec_record(spec: Spec) -> dict[str, Any]:
+    """What a checkpoint records of its spec: the name and source, the weight fingerprint that
+    loading checks, and the input preprocessing and class names that predict and eval use."""
+    return {
+        "name": spec.name,
+        "fingerprint": fingerprint(spec),
+        "source": spec.source,
+        "input": spec.preprocess.as_json() if spec.preprocess else None,
+        "classes": list(spec.classes) if spec.classes else None,
+    }
+
+
 def _write_synced(path: Path, data: bytes) -> None:
     with open(path, "wb") as f:
         f.write(data)

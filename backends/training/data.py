@@ -9,9 +9,10 @@ Two sources:
   sorted order (ImageNet's layout); read with Pillow.
 
 Every image is produced by one crop-and-resize: a box in the source image's pixel coordinates is
-resampled (bilinear) to the network's input size, optionally mirrored, and scaled to [-1, 1] as
-the Inception preprocessing does. Training takes a random box (`random_box`), evaluation the
-central 87.5 % (`central_box`) or the multi-crop sets of `multi_crop_boxes`.
+resampled to the network's input size, optionally mirrored, and normalised, as the spec's
+`input:` says (`archspec.preprocess`; by default bilinear and [-1, 1], the Inception
+preprocessing). Training takes a random box (`random_box`), evaluation the central `crop_pct`
+(`central_box`, 87.5 % by default) or the multi-crop sets of `multi_crop_boxes`.
 
 Randomness is a pure function of (seed, epoch, image index), never of a global generator, so a
 run resumed mid-epoch sees exactly the images and crops the uninterrupted run would have seen.
@@ -26,6 +27,8 @@ from typing import Protocol
 
 import numpy as np
 from PIL import Image
+
+from archspec.preprocess import Preprocess
 
 # The digits split: 20 % of each class for validation, drawn with a fixed seed so that training
 # and `archspec eval` agree on the validation set without being told any training setting.
@@ -255,10 +258,10 @@ def _square_crops(square: Box, crop: float) -> list[Box]:
     return boxes
 
 
-def multi_crop_boxes(width: int, height: int, crops: int) -> list[tuple[Box, bool]]:
+def multi_crop_boxes(width: int, height: int, crops: int, crop_pct: float = EVAL_FRACTION) -> list[tuple[Box, bool]]:
     """The evaluation crops of one image as (box, mirrored) pairs.
 
-    1: the central 87.5 % (`central_box`).
+    1: the central `crop_pct` (`central_box`; 87.5 % by default).
     144 (GoogLeNet, Szegedy et al. 2014, Sec. 10): 4 scales (the shorter side resized to 256, 288,
     320, 352 for a 224 crop, scaled to the input size) x 3 squares of the resized image (left,
     centre, right; top, centre, bottom for portrait images) x 6 crops (4 corners and centre at the
@@ -268,7 +271,7 @@ def multi_crop_boxes(width: int, height: int, crops: int) -> list[tuple[Box, boo
     Boxes are in the source image's pixels: resampling once keeps the crops sharp.
     """
     if crops == 1:
-        return [(central_box(width, height), False)]
+        return [(central_box(width, height, crop_pct), False)]
     if crops not in CROP_COUNTS:
         raise ValueError(f"crops must be one of {CROP_COUNTS}, not {crops}")
     short = min(width, height)
@@ -304,33 +307,66 @@ def in_mode(image: Image.Image, channels: int) -> Image.Image:
     return image if image.mode == mode else image.convert(mode)
 
 
-def crop(image: Image.Image, box: Box, size: tuple[int, int], channels: int, mirror: bool = False) -> np.ndarray:
+RESAMPLING = {
+    "nearest": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+}
+
+
+def crop(
+    image: Image.Image,
+    box: Box,
+    size: tuple[int, int],
+    channels: int,
+    mirror: bool = False,
+    preprocess: Preprocess | None = None,
+) -> np.ndarray:
     """One crop: `box` resampled to `size` (H, W), mirrored if asked, as a float32 (H, W, C) array
-    in [-1, 1]. Grayscale and colour sources are converted to the network's channel count."""
-    out = in_mode(image, channels).resize((size[1], size[0]), Image.Resampling.BILINEAR, box=box)
+    normalised by `preprocess` (by default to [-1, 1]). Grayscale and colour sources are
+    converted to the network's channel count."""
+    how = preprocess or Preprocess.default(channels)
+    out = in_mode(image, channels).resize((size[1], size[0]), RESAMPLING[how.interpolation], box=box)
     if mirror:
         out = out.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     pixels = np.asarray(out, dtype=np.float32).reshape(size[0], size[1], channels)
-    return pixels * (2.0 / 255.0) - 1.0
+    # (pixels / 255 - mean) / std as one multiply-add: with the defaults, pixels * 2/255 - 1.
+    scale = np.asarray([1 / (255 * s) for s in how.std], dtype=np.float32)
+    offset = np.asarray([-m / s for m, s in zip(how.mean, how.std, strict=True)], dtype=np.float32)
+    return pixels * scale + offset
 
 
 def train_example(
-    images: ImageSet, index: int, epoch: int, seed: int, size: tuple[int, int], channels: int, augment: Augment
+    images: ImageSet,
+    index: int,
+    epoch: int,
+    seed: int,
+    size: tuple[int, int],
+    channels: int,
+    augment: Augment,
+    preprocess: Preprocess | None = None,
 ) -> tuple[np.ndarray, int]:
     """One training image: a random crop, a random mirror, determined by (seed, epoch, index)."""
     rng = sample_rng(seed, epoch, index)
     image = images.image(index)
     box = random_box(rng, image.width, image.height, augment)
     mirror = augment.flip and bool(rng.integers(2))
-    return crop(image, box, size, channels, mirror), images.label(index)
+    return crop(image, box, size, channels, mirror, preprocess), images.label(index)
 
 
-def eval_crops(images: ImageSet, index: int, size: tuple[int, int], channels: int, crops: int = 1) -> np.ndarray:
+def eval_crops(
+    images: ImageSet,
+    index: int,
+    size: tuple[int, int],
+    channels: int,
+    crops: int = 1,
+    preprocess: Preprocess | None = None,
+) -> np.ndarray:
     """Every evaluation crop of one image, stacked: (crops, H, W, C)."""
     image = in_mode(images.image(index), channels)  # converted once, not once per crop
-    return np.stack(
-        [crop(image, box, size, channels, m) for box, m in multi_crop_boxes(image.width, image.height, crops)]
-    )
+    crop_pct = preprocess.crop_pct if preprocess else EVAL_FRACTION
+    boxes = multi_crop_boxes(image.width, image.height, crops, crop_pct)
+    return np.stack([crop(image, box, size, channels, m, preprocess) for box, m in boxes])
 
 
 def epoch_order(count: int, seed: int, epoch: int, rank: int = 0, world: int = 1) -> np.ndarray:

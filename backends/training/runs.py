@@ -190,8 +190,7 @@ def prepare_out(out: Path, options: Options, main: bool = True, barrier: Callabl
     elif out.exists() and any(out.iterdir()) and not options.overwrite:
         if not foreign and ckpt.locate(out) is None:
             raise TrainingError(
-                f"{out} holds a run stopped before its first checkpoint: pass --resume to start it again, "
-                "or --force"
+                f"{out} holds a run stopped before its first checkpoint: pass --resume to start it again, or --force"
             )
         raise TrainingError(f"{out} is not empty: pass --resume to continue its run, or --force to start over")
     barrier()  # every process has looked before rank 0 changes anything

@@ -12,6 +12,7 @@ from archspec.backends import tensorflow as btf
 from archspec.backends.training import data
 from archspec.backends.training.log import progress
 from archspec.backends.training.metrics import EMPTY, Totals, totals
+from archspec.preprocess import Preprocess
 from archspec.spec import Spec
 
 EVAL_BATCH = 64  # crops per forward pass
@@ -38,13 +39,14 @@ def evaluate(
     crops: int = 1,
     indices: Sequence[int] | None = None,
     bar: Any = None,
+    preprocess: Preprocess | None = None,
 ) -> Totals:
     chosen = list(range(len(images)) if indices is None else indices)
     per_batch = max(1, EVAL_BATCH // crops)
     result = EMPTY
     for start in range(0, len(chosen), per_batch):
         part = chosen[start : start + per_batch]
-        batch = np.stack([data.eval_crops(images, i, size, channels, crops) for i in part])
+        batch = np.stack([data.eval_crops(images, i, size, channels, crops, preprocess) for i in part])
         flat = batch.reshape(-1, *batch.shape[2:])
         probs = sum(p(flat).reshape(len(part), crops, -1).mean(1) for p in predictors) / len(predictors)
         result = result + totals(np.asarray(probs), np.array([images.label(i) for i in part]))
@@ -66,7 +68,7 @@ def evaluate_weights(
     height, width, channels = spec.input_shape
     bar = progress(len(images), f"eval, {crops} crop{'s' if crops > 1 else ''}")
     try:
-        result = evaluate(predictors, images, (height, width), channels, crops, bar=bar)
+        result = evaluate(predictors, images, (height, width), channels, crops, bar=bar, preprocess=spec.preprocess)
     finally:
         bar.close()
     return {**result.errors(), **result.metrics()}

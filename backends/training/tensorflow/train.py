@@ -145,7 +145,7 @@ class Trainer:
         p = self.position
         state = {
             "backend": "tf",
-            "spec": {"name": self.spec.name, "fingerprint": ckpt.fingerprint(self.spec), "source": self.spec.source},
+            "spec": ckpt.spec_record(self.spec),
             "run": self.run.to_json(),
             "position": {
                 "epoch": p.epoch,
@@ -210,7 +210,14 @@ class Trainer:
     def _batch(self, indices: np.ndarray, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         examples = [
             data.train_example(
-                self.train_set, int(i), epoch, self.run.seed, self.run.input_size, self.channels, self.augment
+                self.train_set,
+                int(i),
+                epoch,
+                self.run.seed,
+                self.run.input_size,
+                self.channels,
+                self.augment,
+                self.spec.preprocess,
             )
             for i in indices
         ]
@@ -243,7 +250,9 @@ class Trainer:
         return True
 
     def _validate(self) -> Totals:
-        return evaluate([self._validation_scores], self.val_set, self.run.input_size, self.channels)
+        return evaluate(
+            [self._validation_scores], self.val_set, self.run.input_size, self.channels, preprocess=self.spec.preprocess
+        )
 
     def fit(self) -> Outcome:
         if self.options.resume:

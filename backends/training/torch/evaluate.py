@@ -17,6 +17,7 @@ from archspec.backends.training.log import progress
 from archspec.backends.training.metrics import EMPTY, Totals, totals
 from archspec.backends.training.torch.distributed import Cluster
 from archspec.backends.training.torch.loader import EvalImages, eval_loader
+from archspec.preprocess import Preprocess
 from archspec.spec import Spec
 
 EVAL_BATCH = 64  # crops per forward pass; training and `archspec eval` use the same
@@ -49,12 +50,13 @@ def evaluate(
     indices: Sequence[int] | None = None,
     workers: int = 0,
     bar: Any = None,
+    preprocess: Preprocess | None = None,
 ) -> Totals:
     """Evaluate `models` (in eval mode) on the images at `indices` (all by default), updating
     the progress `bar` if given."""
     for model in models:
         model.eval()
-    dataset = EvalImages(images, size, channels, crops)
+    dataset = EvalImages(images, size, channels, crops, preprocess)
     chosen = list(range(len(images)) if indices is None else indices)
     loader = eval_loader(dataset, chosen, EVAL_BATCH, workers, pin=device.type == "cuda")
     result = EMPTY
@@ -80,7 +82,9 @@ def evaluate_weights(
     height, width, channels = spec.input_shape
     bar = progress(len(images), f"eval, {crops} crop{'s' if crops > 1 else ''}")
     try:
-        result = evaluate(models, images, (height, width), channels, cluster.device, crops, workers=workers, bar=bar)
+        result = evaluate(
+            models, images, (height, width), channels, cluster.device, crops, None, workers, bar, spec.preprocess
+        )
     finally:
         bar.close()
     return {**result.errors(), **result.metrics()}

@@ -14,34 +14,51 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from archspec.backends.training import data
+from archspec.preprocess import Preprocess
 
 
 class TrainImages(Dataset[tuple[torch.Tensor, int]]):
     def __init__(
-        self, images: data.ImageSet, size: tuple[int, int], channels: int, augment: data.Augment, seed: int
+        self,
+        images: data.ImageSet,
+        size: tuple[int, int],
+        channels: int,
+        augment: data.Augment,
+        seed: int,
+        preprocess: Preprocess | None = None,
     ) -> None:
         self.images, self.size, self.channels, self.augment, self.seed = images, size, channels, augment, seed
+        self.preprocess = preprocess
 
     def __len__(self) -> int:
         return len(self.images)
 
     def __getitem__(self, item: tuple[int, int]) -> tuple[torch.Tensor, int]:
         epoch, index = item
-        pixels, label = data.train_example(self.images, index, epoch, self.seed, self.size, self.channels, self.augment)
+        pixels, label = data.train_example(
+            self.images, index, epoch, self.seed, self.size, self.channels, self.augment, self.preprocess
+        )
         return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))), label
 
 
 class EvalImages(Dataset[tuple[torch.Tensor, int]]):
     """Every evaluation crop of an image, as one (crops, C, H, W) tensor."""
 
-    def __init__(self, images: data.ImageSet, size: tuple[int, int], channels: int, crops: int = 1) -> None:
-        self.images, self.size, self.channels, self.crops = images, size, channels, crops
+    def __init__(
+        self,
+        images: data.ImageSet,
+        size: tuple[int, int],
+        channels: int,
+        crops: int = 1,
+        preprocess: Preprocess | None = None,
+    ) -> None:
+        self.images, self.size, self.channels, self.crops, self.preprocess = images, size, channels, crops, preprocess
 
     def __len__(self) -> int:
         return len(self.images)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        pixels = data.eval_crops(self.images, index, self.size, self.channels, self.crops)
+        pixels = data.eval_crops(self.images, index, self.size, self.channels, self.crops, self.preprocess)
         return torch.from_numpy(np.ascontiguousarray(pixels.transpose(0, 3, 1, 2))), self.images.label(index)
 
 

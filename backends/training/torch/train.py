@@ -111,7 +111,10 @@ class Trainer:
                 f"the training set has {len(self.train_set)} images, fewer than one batch of {run.batch_size} "
                 f"for each of {cluster.world} processes"
             )
-        self.dataset = TrainImages(self.train_set, run.input_size, self.channels, data.augment_for(run.data), run.seed)
+        self.preprocess = spec.preprocess
+        self.dataset = TrainImages(
+            self.train_set, run.input_size, self.channels, data.augment_for(run.data), run.seed, self.preprocess
+        )
 
         torch.manual_seed(run.seed)  # the initial weights
         self.model = cluster.place(build(spec))
@@ -126,7 +129,7 @@ class Trainer:
         p = self.position
         return {
             "backend": "torch",
-            "spec": {"name": self.spec.name, "fingerprint": ckpt.fingerprint(self.spec), "source": self.spec.source},
+            "spec": ckpt.spec_record(self.spec),
             "run": self.run.to_json(),
             "position": {
                 "epoch": p.epoch,
@@ -201,7 +204,10 @@ class Trainer:
         """The moving average on this process's share of the validation set, summed over all."""
         self.cluster.broadcast(self.ema.tensors())
         share = list(range(self.cluster.rank, len(self.val_set), self.cluster.world))
-        mine = evaluate([self.ema.model], self.val_set, self.run.input_size, self.channels, self.device, 1, share)
+        mine = evaluate(
+            [self.ema.model], self.val_set, self.run.input_size, self.channels, self.device, 1, share,
+            preprocess=self.preprocess,
+        )  # fmt: skip
         return Totals.from_list(self.cluster.sum(mine.as_list()))
 
     def _progress(self) -> Any:
