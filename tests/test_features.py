@@ -89,3 +89,41 @@ def test_without_chosen_outputs_an_unused_node_is_still_an_error() -> None:
     chosen = archspec.load(text + "outputs: [conv_0]\n")
     assert "unused" not in chosen.graph
     assert chosen.notes[0].message.startswith("1 node that no output needs is left out")
+
+
+def test_features_only_and_feature_info_are_timm_s() -> None:
+    spec = archspec.load("resnet50")
+    model = bt.build(spec)
+    # timm's resnet50 feature_info, stage by stage.
+    assert [(f["num_chs"], f["reduction"]) for f in model.feature_info] == [
+        (64, 2), (256, 4), (512, 8), (1024, 16), (2048, 32)
+    ]  # fmt: skip
+    assert [f["module"] for f in model.feature_info] == ["conv1", "layer1_2", "layer2_3", "layer3_5", "layer4_2"]
+    small = archspec.load("examples/inception_v4_small", input_shape=(75, 75, 3))
+    extractor = bt.build(small, features_only=True).eval()
+    with torch.no_grad():
+        maps = extractor(torch.zeros(1, 3, 75, 75))
+    assert [tuple(m.shape[1:2]) for m in maps] == [(f["num_chs"],) for f in extractor.feature_info]
+    assert "head.logits.weight" not in extractor.state_dict()
+
+
+def test_a_step_cannot_take_the_name_of_a_network_attribute() -> None:
+    from archspec.backends.torch.codegen import LIVE_ATTRIBUTES
+    from archspec.backends.torch.network import Network
+
+    own = {name for name in vars(Network) if not name.startswith("__")} - {"_abc_impl"}
+    assert own <= set(LIVE_ATTRIBUTES)
+    text = "archspec: 1\ninput: {shape: 8x8x3}\nnetwork:\n  - {op: conv, name: feature_info, kernel: 1, filters: 2}\n"
+    model = bt.build(archspec.load(text))
+    assert isinstance(model.feature_info, list) and "feature_info_.conv.weight" in model.state_dict()
+
+
+def test_keras_include_top_false_ends_at_the_last_feature_map() -> None:
+    pytest.importorskip("keras")
+    from archspec.backends import tensorflow as btf
+
+    spec = archspec.load("examples/inception_v4_small", input_shape=(75, 75, 3))
+    model = btf.build(spec, include_top=False)
+    last = [s for s in spec.steps if len(spec.shapes[s.output]) == 3][-1]
+    assert tuple(model.output.shape[1:]) == spec.shapes[last.output]
+    assert not any(layer.name.startswith("head") for layer in model.layers)

@@ -23,6 +23,7 @@ import numpy as np
 
 from archspec.backends import weights as neutral
 from archspec.backends.tensorflow.lowering import layer_name, lower, weight_paths
+from archspec.stages import stages
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -37,10 +38,13 @@ __all__ = ["build", "get_weights", "layer_name", "load_reference_weights", "set_
 _SPECS: weakref.WeakKeyDictionary[keras.Model, Spec] = weakref.WeakKeyDictionary()
 
 
-def build(spec: Spec, features: Sequence[str] | None = None) -> keras.Model:
+def build(spec: Spec, features: Sequence[str] | None = None, include_top: bool = True) -> keras.Model:
     """A freshly initialised keras.Model that computes the spec's network. Call it inside a
     `tf.distribute` strategy's scope to place its variables there. With `features` (node names),
-    the model returns those nodes' tensors, in that order, and holds only what they need."""
+    the model returns those nodes' tensors, in that order, and holds only what they need;
+    `include_top=False` is Keras Applications': the last feature map, before the head."""
+    if not include_top and not features:
+        features = [stages(spec)[-1].node]
     if features:
         spec = spec.with_outputs(features)
     model = lower(spec)

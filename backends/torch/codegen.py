@@ -76,7 +76,7 @@ RESERVED = (
 # What the live model keeps on itself (archspec.backends.torch.network), and what earlier versions kept:
 # no IR name takes these as a module attribute, so weight keys stay as they were.
 LIVE_ATTRIBUTES = (
-    "spec", "source", "generated", "node_modules", "block_types", "blocks", "module_path", "_paths",
+    "spec", "source", "generated", "node_modules", "block_types", "blocks", "module_path", "_paths", "feature_info",
     "program", "place", "_names", "_head_from", "_split_head", "_head", "of_type",
 )  # fmt: skip
 Source = Callable[[str], str]  # an attribute's value, by attribute name, as source

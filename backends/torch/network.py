@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 from functools import cache
 from types import ModuleType
+from typing import Any
 
 from torch import nn
 
@@ -25,6 +26,7 @@ from archspec.backends import source as generated_source
 from archspec.backends.torch import codegen
 from archspec.ops import OpGroup
 from archspec.spec import Spec
+from archspec.stages import stages
 
 
 class Network(nn.Module):
@@ -45,6 +47,12 @@ class Network(nn.Module):
         """The top-level block modules, in order."""
         return [module for module in self.children() if isinstance(module, self.block_types)]
 
+    @property
+    def feature_info(self) -> list[dict[str, Any]]:
+        """timm's feature_info: for each stage (`archspec.stages`), its step, channels and
+        reduction of the input's size."""
+        return [{"module": s.name, "num_chs": s.channels, "reduction": s.reduction} for s in stages(self.spec)]
+
     def module_path(self, node_name: str) -> str:
         """The dotted module path of an IR node that is a module (`mixed_6b.branch_1.conv_2`)."""
         return self._paths[node_name]
@@ -52,10 +60,13 @@ class Network(nn.Module):
     _paths: dict[str, str]
 
 
-def build(spec: Spec, features: Sequence[str] | None = None) -> Network:
+def build(spec: Spec, features: Sequence[str] | None = None, features_only: bool = False) -> Network:
     """A freshly initialised model that computes the spec's network: the generated file's model.
     With `features` (node names: `["mixed_5e", "mixed_6e", "mixed_7c"]`), the model returns those
-    nodes' tensors, in that order, and holds only the part of the network they need."""
+    nodes' tensors, in that order, and holds only the part of the network they need;
+    `features_only` is timm's: the output of every stage (`feature_info`)."""
+    if features_only and not features:
+        features = [stage.node for stage in stages(spec)]
     if features:
         spec = spec.with_outputs(features)
     emitted = codegen.emit(spec)
