@@ -7,16 +7,17 @@ Each stage reports every error it can find before the pipeline stops.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from archspec import bundled
 from archspec import graph as ir_graph
 from archspec.cost import Cost, check_totals, node_cost
 from archspec.errors import Collector, Diagnostic, Pos, SpecError
-from archspec.expand import expand
+from archspec.expand import Expansion, expand
 from archspec.graph import Graph
 from archspec.ir import Node, Step
 from archspec.linker import Linker, display_name, resolve
@@ -40,7 +41,7 @@ class Spec:
     notes: tuple[Diagnostic, ...] = ()  # what check prints beside "ok": the nodes chosen outputs left out
     preprocess: Preprocess | None = None  # how images become the input; None only for a failed input
     classes: tuple[str, ...] | None = None  # a name per unit of the (first) output, where the spec gives them
-    origin: tuple[str | Path, tuple[int, int, int] | None, tuple[Path, ...]] | None = None  # load's arguments
+    origin: tuple[str | Path, dict[str, Any]] | None = None  # load's arguments: the source and the keywords
 
     @cached_property
     def nodes(self) -> tuple[Node, ...]:
@@ -85,10 +86,18 @@ class Spec:
     def with_outputs(self, outputs: Sequence[str]) -> Spec:
         """The same spec with other outputs, any nodes by name (`mixed_6e`, `mixed_6a/concat_0`):
         the part of the network that none of them needs is left out. A feature extractor."""
+        return self._reloaded(outputs=tuple(outputs), num_classes=None)  # new outputs end in no changed layer
+
+    def with_num_classes(self, num_classes: int) -> Spec:
+        """The same spec with `num_classes` units in its final dense layer (timm's
+        reset_classifier); its class names, if any, are dropped."""
+        return self._reloaded(num_classes=num_classes)
+
+    def _reloaded(self, **changed: Any) -> Spec:
         if self.origin is None:
-            raise ValueError("only a spec made by archspec.load can take other outputs")
-        source, input_shape, roots = self.origin
-        return load(source, input_shape=input_shape, outputs=tuple(outputs), roots=roots)
+            raise ValueError("only a spec made by archspec.load can be changed")
+        source, keywords = self.origin
+        return load(source, **{**keywords, **changed})
 
 
 def locate(source: str | Path) -> Path | None:
@@ -128,6 +137,7 @@ def load(
     input_shape: tuple[int, int, int] | None = None,
     outputs: tuple[str, ...] | None = None,
     roots: tuple[Path, ...] = (),
+    num_classes: int | None = None,
 ) -> Spec:
     """A spec to a checked Spec; raises SpecError with every problem. `source` is a file's path,
     a bundled spec's name (`inception_v4`, as `archspec list` shows them) or YAML text."""
@@ -144,6 +154,8 @@ def load(
     errors = Collector()
     expansion = expand(document, name, errors, input_shape, outputs)
     errors.raise_if_any()
+    if num_classes is not None:
+        expansion = _with_units(expansion, num_classes)
     graph = ir_graph.build(expansion)
     notes = _dropped_note(graph, expansion.chosen_at)
     lint(graph, errors)
@@ -152,7 +164,8 @@ def load(
     errors.raise_if_any()
     costs = {n: node_cost(ir_graph.node(graph, n), shapes) for n in graph}
     check_totals(graph, costs, errors)
-    classes = _classes(document, shapes[expansion.outputs[0]] if expansion.outputs else None, errors)
+    written = document if num_classes is None else Map()  # new units: the spec's names no longer fit
+    classes = _classes(written, shapes[expansion.outputs[0]] if expansion.outputs else None, errors)
     errors.raise_if_any()
     return Spec(
         expansion.name,
@@ -164,8 +177,26 @@ def load(
         notes=notes,
         preprocess=expansion.preprocess,
         classes=classes,
-        origin=(source if path is None else path.absolute(), input_shape, roots),
+        origin=(
+            source if path is None else path.absolute(),
+            {"input_shape": input_shape, "outputs": outputs, "roots": roots, "num_classes": num_classes},
+        ),
     )
+
+
+def _with_units(expansion: Expansion, units: int) -> Expansion:
+    """The expansion with `units` in its first output, which must be a dense op."""
+    if not 1 <= units <= 10**9:
+        raise ValueError(f"num_classes must be from 1 to 10^9, not {units}")
+    output = expansion.outputs[0]
+    nodes = []
+    for node in expansion.nodes:
+        if node.name == output:
+            if node.op != "dense":
+                raise ValueError(f"'{output}' is a {node.op}, not a dense layer whose units can change")
+            node = replace(node, attrs=MappingProxyType({**node.attrs, "units": units}))
+        nodes.append(node)
+    return replace(expansion, nodes=tuple(nodes))
 
 
 def _classes(document: Map, output: Shape | None, errors: Collector) -> tuple[str, ...] | None:

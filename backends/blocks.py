@@ -309,6 +309,19 @@ def head_start(spec: Spec, plan: Plan) -> int | None:
     return None
 
 
+def classifier(spec: Spec, plan: Plan, head: int | None) -> tuple[PlannedStep, str] | None:
+    """The step that holds the network's final dense layer, and that layer's name inside the step
+    (empty for a step that is the dense op itself), when the head ends in one: what
+    `forward_head(x, pre_logits=True)` stops before."""
+    if head is None:
+        return None
+    (output,) = plan.outputs
+    if spec.node(output).op != "dense":
+        return None
+    owner = next(p for p in plan.steps[head:] if output in p.step.nodes)
+    return owner, "" if output == owner.step.name else output[len(owner.step.name) + 1 :]
+
+
 def register_constants(plan: Plan, runs: list[Run], constants: Constants, instance_name: Callable[[str], str]) -> None:
     """Every module-level constant a generated file will use (batch-norm settings, the names of a
     repeat's instances by `instance_name`), named before any function or class is written."""

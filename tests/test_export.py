@@ -162,7 +162,7 @@ def test_a_file_that_fails_its_check_is_not_written(tmp_path: Path, monkeypatch:
 
 @pytest.mark.skipif(
     not os.environ.get("ARCHSPEC_EXPORT_ALL"),
-    reason="every bundled spec in every format at its native size takes about an hour on 2 cores; "
+    reason="every bundled spec in every format at its native size takes about 12 minutes on 2 cores; "
     "ARCHSPEC_EXPORT_ALL=1 runs it",
 )
 @pytest.mark.parametrize("fmt", ["onnx", "pt2", "savedmodel", "keras"])

@@ -127,3 +127,55 @@ def test_keras_include_top_false_ends_at_the_last_feature_map() -> None:
     last = [s for s in spec.steps if len(spec.shapes[s.output]) == 3][-1]
     assert tuple(model.output.shape[1:]) == spec.shapes[last.output]
     assert not any(layer.name.startswith("head") for layer in model.layers)
+
+
+def test_pre_logits_and_reset_classifier_are_timm_s() -> None:
+    from library import randomize_batch_norm
+
+    from benchmarks.reference import import_timm
+
+    try:
+        timm = import_timm()
+    except Exception as exc:  # an import that fails for any reason is this machine's, not archspec's
+        pytest.skip(f"timm does not import here: {exc}")
+    torch.manual_seed(0)
+    theirs = timm.create_model("inception_v4", pretrained=False).eval()
+    randomize_batch_norm(theirs, seed=2)
+    ours = bt.build(archspec.load("inception_v4")).eval()
+    bt.load_reference_weights(ours, theirs.state_dict(), source="timm")
+    x = torch.randn(1, 3, 299, 299, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        features = ours.forward_features(x)
+        pooled = ours.forward_head(features, pre_logits=True)
+        expected = theirs.forward_head(theirs.forward_features(x), pre_logits=True)
+        assert pooled.shape == (1, 1536)
+        assert (pooled - expected).abs().max() <= 1e-4 * expected.abs().max()
+        assert torch.equal(ours.head.logits(pooled), ours.forward_head(features))
+        ours.reset_classifier(10)
+        assert ours(x).shape == (1, 10) and ours.spec.output_shape == (10,)
+        assert torch.equal(ours.forward_head(features, pre_logits=True), pooled)
+        assert ours.spec.params == sum(p.numel() for p in ours.parameters())
+        assert set(bt.get_weights(ours)) == set(bt.get_weights(bt.build(ours.spec)))
+        ours.reset_classifier(0)
+        assert torch.equal(ours(x), pooled) and ours.spec.output_shape == (1536,)
+        assert ours.spec.params == sum(p.numel() for p in ours.parameters())
+
+
+def test_pre_logits_of_a_top_level_dense_and_the_written_file(tmp_path: Path) -> None:
+    from library import load_generated
+
+    from archspec.backends.torch.codegen import generate
+
+    spec = archspec.load("resnet50", input_shape=(64, 64, 3))
+    model = bt.build(spec).eval()
+    seen: list[torch.Tensor] = []
+    model.fc.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        model(x)
+        pooled = model.forward_head(model.forward_features(x), pre_logits=True)
+    assert torch.equal(pooled, seen[0]) and pooled.shape == (2, 2048)
+    written = load_generated(generate(spec), tmp_path / "resnet50.py").build().eval()
+    written.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        assert torch.equal(written.forward_head(written.forward_features(x), pre_logits=True), pooled)

@@ -77,9 +77,11 @@ RESERVED = (
 # no IR name takes these as a module attribute, so weight keys stay as they were.
 LIVE_ATTRIBUTES = (
     "spec", "source", "generated", "node_modules", "block_types", "blocks", "module_path", "_paths", "feature_info",
+    "reset_classifier",
     "program", "place", "_names", "_head_from", "_split_head", "_head", "of_type",
 )  # fmt: skip
 Source = Callable[[str], str]  # an attribute's value, by attribute name, as source
+PRE_LOGITS = "pre_logits"  # forward_head's flag, as timm's: return the final dense layer's input
 
 
 @dataclass(frozen=True)
@@ -262,13 +264,19 @@ def emit(spec: Spec) -> Emitted:
     parts.append(_activations_source())
     parts.extend(inspect.getsource(helper) for helper in HELPERS)
     parts.append(constants.source())
+    final = blocks.classifier(spec, plan, head)
+    if final is not None and not any(run[0] is final[0] and len(run) == 1 for run in runs):
+        final = None  # a final dense inside a repeated block: forward_head takes no pre_logits
     parts.extend(
-        _block_class(cls, class_names[cls.class_name], names[cls.class_name], constants, taken)
+        _block_class(
+            cls, class_names[cls.class_name], names[cls.class_name], constants, taken,
+            final[1] if final is not None and final[0].cls is cls else None,
+        )
         for cls in plan.classes
         if not cls.single_op
-    )
+    )  # fmt: skip
     model = _Model(spec, plan, model_name, class_names, names, attributes, constants, taken)
-    parts.append(model.source(runs, head))
+    parts.append(model.source(runs, head, final))
     parts.append(f"def build() -> {model_name}:\n    return {model_name}()\n")
     assert set(constants.lines) <= set(taken), "every constant is registered before the classes are written"
     header, *rest = (part.rstrip("\n") for part in parts if part)
@@ -358,17 +366,26 @@ def _tensors_annotation(count: int) -> str:
 
 
 def _block_class(
-    cls: blocks.BlockClass, class_name: str, names: Names, constants: Constants, taken: tuple[str, ...]
+    cls: blocks.BlockClass,
+    class_name: str,
+    names: Names,
+    constants: Constants,
+    taken: tuple[str, ...],
+    classifier: str | None = None,
 ) -> str:
+    """The block type's class; where it holds the network's final dense layer (`classifier`, its
+    name in the block), its forward takes `pre_logits` and may return that layer's input."""
     signature = ["self", *(f"{names.params[arg]}: {annotation(values)}" for arg, values in cls.args.items())]
     init = [wrap("    ", "def __init__(", signature, ") -> None:"), "        super().__init__()\n"]
     init += [f"        self.{kept} = {names.params[arg]}\n" for arg, kept in names.kept.items()]
     init += _module_tree(cls, names, constants)
-    local = Namespace(reserved=(*taken, "self"))
+    local = Namespace(reserved=(*taken, "self", PRE_LOGITS))
     var = {name: local.fresh("x") for name in cls.inputs}
     lines = []
     for node in cls.nodes:
         ins = [var[i] for i in node.inputs]
+        if node.name == classifier:
+            lines.append(f"        if {PRE_LOGITS}:\n            return {ins[0]}\n")
         out = var[node.name] = local.fresh(node.name or "out")
         module = _access(names.attributes.path(node.name)) if is_module(node.op) else ""
         attribute = _attributes(node, lambda value: names.read(value, constants))
@@ -376,6 +393,8 @@ def _block_class(
         lines.append(f"        {out} = {expression}\n")
     lines.append(f"        return {_returns([var[r] for r in cls.results])}\n")
     arguments = "".join(f", {var[name]}: Tensor" for name in cls.inputs)
+    if classifier is not None:
+        arguments += f", {PRE_LOGITS}: bool = False"
     forward = [f"    def forward(self{arguments}) -> {_tensors_annotation(len(cls.results))}:\n", *lines]
     shown = ", ".join(word(i) for i in cls.instances[:4]) + (", ..." if len(cls.instances) > 4 else "")
     doc = f'    """Block type {word(cls.type)}: {shown}."""\n\n'
@@ -405,7 +424,7 @@ class _Model:
     constants: Constants
     taken: tuple[str, ...]
 
-    def source(self, runs: list[Run], head: int | None) -> str:
+    def source(self, runs: list[Run], head: int | None, final: tuple[blocks.PlannedStep, str] | None) -> str:
         init = ["    def __init__(self) -> None:\n", "        super().__init__()\n"]
         for run in runs:
             init += self._construct(run)
@@ -419,7 +438,7 @@ class _Model:
         features = first.reads[0]
         split = next(i for i, run in enumerate(runs) if run[0] is first)
         text += self._method("forward_features", runs[:split], {"input": "x"}, [features], "Tensor")
-        text += self._method("forward_head", runs[split:], {features: "x"}, list(self.plan.outputs), "Tensor")
+        text += self._method("forward_head", runs[split:], {features: "x"}, list(self.plan.outputs), "Tensor", final)
         forward = "        return self.forward_head(self.forward_features(x))\n"
         return text + "\n    def forward(self, x: Tensor) -> Tensor:\n" + forward
 
@@ -455,14 +474,31 @@ class _Model:
             rendered.append(text if name == "in_channels" else f"{self.names[cls.class_name].params[name]}={text}")
         return f"{self.class_names[cls.class_name]}({', '.join(rendered)})"
 
-    def _method(self, method: str, runs: list[Run], var: dict[str, str], results: list[str], returns: str) -> str:
-        local = Namespace(reserved=(*self.taken, "self", "x"))
+    def _method(
+        self,
+        method: str,
+        runs: list[Run],
+        var: dict[str, str],
+        results: list[str],
+        returns: str,
+        final: tuple[blocks.PlannedStep, str] | None = None,
+    ) -> str:
+        """A forward method over `runs`; with `final` (forward_head's), it takes `pre_logits`
+        and then returns the input of the network's final dense layer."""
+        local = Namespace(reserved=(*self.taken, "self", "x", PRE_LOGITS))
         lines = []
         for statement in blocks.statements(self.plan, runs, local, var, "x"):
             run, reads, targets = statement.run, statement.reads, statement.targets
             planned = run[0]
             target = ", ".join(targets)
-            if planned.cls.single_op:
+            holds_classifier = final is not None and planned is final[0]
+            if holds_classifier and planned.cls.single_op:
+                lines.append(f"        if {PRE_LOGITS}:\n            return {reads[0]}\n")
+            if holds_classifier and not planned.cls.single_op:
+                attribute = self.attributes.path(planned.step.name)[0]
+                call = f"self.{attribute}({', '.join(reads)}, {PRE_LOGITS}={PRE_LOGITS})"
+                lines.append(f"        {target} = {call}\n")
+            elif planned.cls.single_op:
                 node = _instance_node(planned.cls, planned.step.name)
                 module = f"self.{self.attributes.path(planned.step.name)[0]}" if is_module(node.op) else ""
                 value = emitter(node.op).call(list(reads), self._literals(node), module)
@@ -476,4 +512,5 @@ class _Model:
                 lines.append(f"        for name in {self._loop_names(run)}:\n")
                 lines.append(f"            {target} = getattr(self, name)({target})\n")
         lines.append(f"        return {_returns([var[name] for name in results])}\n")
-        return f"\n    def {method}(self, x: Tensor) -> {returns}:\n" + "".join(lines)
+        parameters = f"x: Tensor, {PRE_LOGITS}: bool = False" if final is not None else "x: Tensor"
+        return f"\n    def {method}(self, {parameters}) -> {returns}:\n" + "".join(lines)

@@ -53,6 +53,26 @@ class Network(nn.Module):
         reduction of the input's size."""
         return [{"module": s.name, "num_chs": s.channels, "reduction": s.reduction} for s in stages(self.spec)]
 
+    def reset_classifier(self, num_classes: int) -> None:
+        """timm's: a freshly initialised final dense layer of `num_classes` units in place of the
+        network's, or none for 0 (the model then returns `forward_head(x, pre_logits=True)`).
+        `spec` and `source` become those of the new model: `compile` of `model.spec` writes it."""
+        output = self.spec.outputs[0]
+        if len(self.spec.outputs) != 1 or self.spec.node(output).op != "dense":
+            raise ValueError(f"'{self.spec.name}' does not end in one dense layer; it has no classifier to reset")
+        old = self.node_modules[output]
+        assert isinstance(old, nn.Linear)
+        if num_classes == 0:
+            spec = self.spec.with_outputs(self.spec.node(output).inputs)
+            new: nn.Module = nn.Identity()
+        else:
+            spec = self.spec.with_num_classes(num_classes)
+            new = type(old)(old.in_features, num_classes, old.bias is not None, spec.node(output).attrs["activation"])
+        parent, _, leaf = self.module_path(output).rpartition(".")
+        setattr(self.get_submodule(parent), leaf, new.to(old.weight.device, old.weight.dtype))
+        self.spec, self.source = spec, codegen.generate(spec)
+        self.node_modules = {n: new if n == output else m for n, m in self.node_modules.items() if n in spec.graph}
+
     def module_path(self, node_name: str) -> str:
         """The dotted module path of an IR node that is a module (`mixed_6b.branch_1.conv_2`)."""
         return self._paths[node_name]
