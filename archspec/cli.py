@@ -324,7 +324,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     """The top classes of each image, with their probabilities. Exit 1 for spec, weight or image
     errors."""
-    from archspec.backends import BackendError, predict
+    from archspec.backends import predict
     from archspec.backends.training import checkpoint
 
     try:
@@ -337,15 +337,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         weights = checkpoint.weights_at(Path(args.weights), spec)[0]
         inputs = predict.read_images([Path(image) for image in args.images], spec)
         scores = predict.probabilities(spec, weights, inputs, args.backend)
-    except SpecError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    except BackendError as exc:  # weights that do not fit, at the op they belong to
-        _error(str(exc), exc.pos)
-        return 1
-    except _run_errors() as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except _user_errors() as exc:
+        return _reported(exc)
     k = min(args.top, spec.output_shape[0])
     found = {image: predict.top(spec, row, k) for image, row in zip(args.images, scores, strict=True)}
     if args.format == "json":
@@ -431,6 +424,27 @@ def _run_errors() -> tuple[type[Exception], ...]:
     return (DataError, CheckpointError, TrainingError)
 
 
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Every error a command that loads a spec and weights reports in one line: the spec's, the
+    weights' (that do not fit, at the op they belong to) and those of _run_errors."""
+    from archspec.backends import BackendError
+
+    return (SpecError, BackendError, *_run_errors())
+
+
+def _reported(exc: Exception) -> int:
+    """Print one of _user_errors as its one line (or a spec's located lines); exit status 1."""
+    from archspec.backends import BackendError
+
+    if isinstance(exc, SpecError):
+        print(exc, file=sys.stderr)
+    elif isinstance(exc, BackendError):
+        _error(str(exc), exc.pos)
+    else:
+        print(f"error: {exc}", file=sys.stderr)
+    return 1
+
+
 def _saved_run(out: Path, saved: dict[str, Any]) -> Any:
     """The settings a run's checkpoint records, as a recipe.Run."""
     from archspec.backends.training.checkpoint import CheckpointError
@@ -513,7 +527,6 @@ def _train(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     """Top-1 and top-5 error of weights (or an ensemble of them) on a data set, with 1, 12 or 144
     crops. Exit 1 for spec, data or weight errors."""
-    from archspec.backends import BackendError
     from archspec.backends.training import checkpoint, data
 
     try:
@@ -525,15 +538,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         members = [arrays] + [checkpoint.weights_at(Path(p), spec)[0] for p in args.ensemble]
         images = data.subset(data.load(args.data, "val"), args.limit)
         data.check_classes(images, spec.output_shape[-1], args.data)
-    except SpecError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    except BackendError as exc:  # weights that do not fit, at the op they belong to
-        _error(str(exc), exc.pos)
-        return 1
-    except _run_errors() as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except _user_errors() as exc:
+        return _reported(exc)
     try:
         from archspec.backends import backend
 
@@ -576,12 +582,16 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
-def _command(commands: Any, name: str, summary: str, examples: Sequence[str]) -> argparse.ArgumentParser:
-    """A subcommand whose --help ends with examples of its use."""
+def _command(
+    commands: Any, name: str, summary: str, examples: Sequence[str], takes_spec: bool = True
+) -> argparse.ArgumentParser:
+    """A subcommand whose --help ends with examples of its use; most take one SPEC first."""
     epilog = "examples:\n" + "\n".join(f"  {example}" for example in examples)
     command: argparse.ArgumentParser = commands.add_parser(
         name, help=summary, description=summary, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    if takes_spec:
+        command.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     return command
 
 
@@ -596,7 +606,7 @@ def parser() -> argparse.ArgumentParser:
 
     check = _command(
         commands, "check", "validate specs and infer every shape",
-        ["archspec check inception_v4", "archspec check my_variant.yaml specs/*.yaml"],
+        ["archspec check inception_v4", "archspec check my_variant.yaml specs/*.yaml"], takes_spec=False,
     )  # fmt: skip
     check.add_argument("specs", nargs="+", metavar="SPEC", help=SPEC_HELP + "; several may be given")
     check.add_argument("-q", "--quiet", action="store_true", help="print errors only")
@@ -606,7 +616,6 @@ def parser() -> argparse.ArgumentParser:
         commands, "summary", "parameters, MACs and shapes per block",
         ["archspec summary inception_resnet_v2", "archspec summary my_variant.yaml --input 149x149x3 --format json"],
     )  # fmt: skip
-    summary.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     summary.add_argument("--input", type=_shape, metavar="HxWxC", help="input shape instead of the spec's")
     summary.add_argument("--format", choices=("table", "json"), default="table", help="table (default) or json")
     summary.add_argument("--detail", action="store_true", help="one table row per node, not per block")
@@ -620,7 +629,6 @@ def parser() -> argparse.ArgumentParser:
             "archspec render my_variant.yaml --level layers -o - > layers.dot",
         ],
     )  # fmt: skip
-    draw.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     draw.add_argument("-o", "--output", metavar="FILE", help="where to write; - for standard output")
     view = draw.add_mutually_exclusive_group()
     view.add_argument("--level", choices=render.LEVELS, help="blocks: the overall schema (default); layers: every op")
@@ -638,7 +646,6 @@ def parser() -> argparse.ArgumentParser:
             "archspec compile my_variant.yaml --backend tf -o model.py",
         ],
     )  # fmt: skip
-    build.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     build.add_argument("--backend", choices=tuple(BACKENDS), required=True, help=BACKEND_HELP)
     build.add_argument("-o", "--output", metavar="FILE.py", required=True, help="the Python file to write")
     build.add_argument("--force", action="store_true", help="replace FILE.py if it exists")
@@ -652,7 +659,6 @@ def parser() -> argparse.ArgumentParser:
             "archspec export my_variant.yaml -o saved_model --format savedmodel",
         ],
     )  # fmt: skip
-    ship.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     ship.add_argument("-o", "--output", required=True, metavar="OUT", help="file (.onnx, .pt2, .keras) or directory")
     ship.add_argument("--format", choices=("onnx", "pt2", "savedmodel", "keras"), help="default: OUT's extension")
     ship.add_argument("--weights", metavar="FILE", help="safetensors file, checkpoint or run dir (default: random)")
@@ -665,7 +671,6 @@ def parser() -> argparse.ArgumentParser:
         commands, "convert", "convert a spec's weights between neutral, torch and keras files",
         ["archspec convert inception_v4 --from torch v4_torch.safetensors --to keras v4.weights.h5"],
     )  # fmt: skip
-    convert.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     formats = "neutral|torch|keras"
     convert.add_argument("--from", dest="source", nargs=2, metavar=(formats, "IN"), required=True, help="read IN")
     convert.add_argument("--to", dest="target", nargs=2, metavar=(formats, "OUT"), required=True, help="write OUT")
@@ -679,7 +684,6 @@ def parser() -> argparse.ArgumentParser:
             "archspec train my_variant.yaml --data /data/imagenet -o runs/mine --resume",
         ],
     )  # fmt: skip
-    fit.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     fit.add_argument("--data", required=True, metavar="PATH|digits", help="ImageFolder root (train/, val/) or digits")
     fit.add_argument("--backend", choices=tuple(BACKENDS), default="torch", help=BACKEND_HELP + " (default torch)")
     fit.add_argument("--epochs", type=_positive, help="epochs to train in all (default 15)")
@@ -722,7 +726,6 @@ def parser() -> argparse.ArgumentParser:
             "archspec eval inception_v4 --weights v4.safetensors --data /data/imagenet --crops 144",
         ],
     )  # fmt: skip
-    score.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     score.add_argument("--weights", required=True, metavar="FILE", help="safetensors file, checkpoint or run dir")
     score.add_argument("--data", required=True, metavar="PATH|digits", help="ImageFolder (its val/) or digits")
     score.add_argument("--crops", type=int, choices=(1, 12, 144), default=1, help="1, 12 or 144 crops per image")
@@ -741,7 +744,6 @@ def parser() -> argparse.ArgumentParser:
             "archspec predict inception_v4 --weights v4.safetensors --top 3 --format json cat.jpg dog.jpg",
         ],
     )  # fmt: skip
-    guess.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
     guess.add_argument("images", nargs="+", metavar="IMAGE", help="image files (any format Pillow reads)")
     guess.add_argument("--weights", required=True, metavar="FILE", help="safetensors file, checkpoint or run dir")
     guess.add_argument("--top", type=_positive, default=5, metavar="K", help="classes shown per image (default 5)")
@@ -751,7 +753,7 @@ def parser() -> argparse.ArgumentParser:
 
     listing = _command(
         commands, "list", "the bundled specs, one line each",
-        ["archspec list", "archspec list 'inception*'", "archspec list 'examples/*'"],
+        ["archspec list", "archspec list 'inception*'", "archspec list 'examples/*'"], takes_spec=False,
     )  # fmt: skip
     listing.add_argument("pattern", nargs="?", default="*", help="a shell-style pattern of names, e.g. 'inception_v*'")
     listing.set_defaults(run=cmd_list)
