@@ -1,7 +1,7 @@
 """The `archspec` command line: check, summarise, render, compile, export, train, evaluate and list network specs.
 
 Every command that writes names its output with `-o/--output` (convert: `--to FORMAT OUT`), and
-replaces what exists only with `--force`.
+replaces what exists only with `--force`; every command that reads a spec takes `--set KEY=VALUE`.
 
 Exit status: 0 when all is well, 1 when a spec has errors (each printed as FILE:LINE:COL: error:
 MESSAGE), 2 for a usage error.
@@ -25,6 +25,7 @@ from archspec.backends import BACKENDS
 from archspec.bundled import list_specs, spec_path
 from archspec.errors import Pos, SpecError
 from archspec.linker import Linker, display_name
+from archspec.overrides import split as split_override
 from archspec.spec import spec_file
 from archspec.summary import table
 
@@ -36,10 +37,10 @@ def _shape(text: str) -> tuple[int, int, int]:
     return dims[0], dims[1], dims[2]
 
 
-def _load(path: str, input_shape: tuple[int, int, int] | None = None) -> archspec.Spec | None:
+def _load(args: argparse.Namespace, input_shape: tuple[int, int, int] | None = None) -> archspec.Spec | None:
     """The checked spec, or None once its errors are printed."""
     try:
-        spec = archspec.load(spec_file(path), input_shape=input_shape)
+        spec = archspec.load(spec_file(args.spec), input_shape=input_shape, overrides=args.set)
     except SpecError as exc:
         print(exc, file=sys.stderr)
         return None
@@ -98,7 +99,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.specs:
         try:
-            spec = archspec.load(spec_file(path))
+            spec = archspec.load(spec_file(path), overrides=args.set)
         except SpecError as exc:
             print(exc, file=sys.stderr)
             failed += 1
@@ -118,7 +119,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    spec = _load(args.spec, input_shape=args.input)
+    spec = _load(args, input_shape=args.input)
     if spec is None:
         return 1
     summary = spec.summary()
@@ -168,7 +169,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    spec = _load(args.spec)
+    spec = _load(args)
     if spec is None:
         return 1
     if args.list_blocks:
@@ -200,7 +201,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_compile(args: argparse.Namespace) -> int:
     """Write a standalone model file. An existing file is never replaced unless --force is given:
     a generated file is meant to be edited, and those edits must not be lost silently."""
-    spec = _load(args.spec)
+    spec = _load(args)
     if spec is None:
         return 1
     refused = _refusal(args.output, args.force, spec.files)
@@ -240,7 +241,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     except convert.UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    spec = _load(args.spec)
+    spec = _load(args)
     if spec is None:
         return 1
     if not Path(source).is_file():
@@ -289,7 +290,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    spec = _load(args.spec)
+    spec = _load(args)
     if spec is None:
         return 1
     target = Path(args.output)
@@ -328,7 +329,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from archspec.backends.training import checkpoint
 
     try:
-        spec = _load_at(args.spec, None)
+        spec = _load_at(args, None)
         if len(spec.output_shape) != 1:
             print(
                 f"error: {spec.name} does not end in class scores: its output is {spec.output_shape}", file=sys.stderr
@@ -407,12 +408,13 @@ def _real(low: float, high: float, low_open: bool = False) -> Callable[[str], fl
     return parse
 
 
-def _load_at(path: str, size: tuple[int, int] | None) -> archspec.Spec:
+def _load_at(args: argparse.Namespace, size: tuple[int, int] | None) -> archspec.Spec:
     """A spec, at another input height and width if asked (its channel count stays)."""
-    spec = archspec.load(spec_file(path))
+    path, overrides = spec_file(args.spec), args.set
+    spec = archspec.load(path, overrides=overrides)
     if size is None or size == spec.input_shape[:2]:
         return spec
-    return archspec.load(spec_file(path), input_shape=(size[0], size[1], spec.input_shape[2]))
+    return archspec.load(path, input_shape=(size[0], size[1], spec.input_shape[2]), overrides=overrides)
 
 
 def _run_errors() -> tuple[type[Exception], ...]:
@@ -472,7 +474,7 @@ def _train(args: argparse.Namespace) -> int:
     from archspec.backends.training.recipe import settle
 
     try:
-        spec = _load_at(args.spec, args.input)
+        spec = _load_at(args, args.input)
         out = Path(args.out or f"runs/{spec.name}")
         saved = checkpoint.saved_run_settings(out) if args.resume else None
         asked = {
@@ -489,7 +491,7 @@ def _train(args: argparse.Namespace) -> int:
             },
         }
         run = settle(asked, None if saved is None else _saved_run(out, saved))
-        spec = _load_at(args.spec, run.input_size)
+        spec = _load_at(args, run.input_size)
     except SpecError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -530,11 +532,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from archspec.backends.training import checkpoint, data
 
     try:
-        spec = _load_at(args.spec, args.input)
+        spec = _load_at(args, args.input)
         arrays, state = checkpoint.weights_at(Path(args.weights), spec)
         trained_at = (state or {}).get("run", {}).get("input_size")
         if trained_at and args.input is None:  # evaluate at the size the run trained at
-            spec = _load_at(args.spec, (int(trained_at[0]), int(trained_at[1])))
+            spec = _load_at(args, (int(trained_at[0]), int(trained_at[1])))
         members = [arrays] + [checkpoint.weights_at(Path(p), spec)[0] for p in args.ensemble]
         images = data.subset(data.load(args.data, "val"), args.limit)
         data.check_classes(images, spec.output_shape[-1], args.data)
@@ -592,7 +594,20 @@ def _command(
     )
     if takes_spec:
         command.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
+    if name != "list":
+        command.add_argument(
+            "--set", action="append", default=[], type=_override, metavar="KEY=VALUE",
+            help="change the spec: a dotted key and a YAML value (params.num_classes=10); may be repeated",
+        )  # fmt: skip
     return command
+
+
+def _override(text: str) -> str:
+    try:
+        split_override(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def parser() -> argparse.ArgumentParser:

@@ -23,6 +23,7 @@ from archspec.ir import Node, Step
 from archspec.linker import Linker, display_name, resolve
 from archspec.lint import lint
 from archspec.loader import Map, check_path
+from archspec.overrides import apply as apply_overrides
 from archspec.preprocess import Preprocess
 from archspec.shapes import Shape, infer
 from archspec.summary import summarize
@@ -138,9 +139,11 @@ def load(
     outputs: tuple[str, ...] | None = None,
     roots: tuple[Path, ...] = (),
     num_classes: int | None = None,
+    overrides: Sequence[str] = (),
 ) -> Spec:
     """A spec to a checked Spec; raises SpecError with every problem. `source` is a file's path,
-    a bundled spec's name (`inception_v4`, as `archspec list` shows them) or YAML text."""
+    a bundled spec's name (`inception_v4`, as `archspec list` shows them) or YAML text;
+    `overrides` are `KEY=VALUE` changes, as the command line's `--set` (`archspec.overrides`)."""
     path = locate(source)
     if path is not None:
         linker = Linker([resolve(path, Pos(display_name(path), 1, 1)).parent, *roots])
@@ -151,6 +154,7 @@ def load(
         linker = Linker([Path.cwd(), *roots])
         document = linker.link_text(source, "<string>", Path.cwd())
         name, where = "network", "<string>"
+    document = apply_overrides(document, overrides)
     errors = Collector()
     expansion = expand(document, name, errors, input_shape, outputs)
     errors.raise_if_any()
@@ -179,7 +183,13 @@ def load(
         classes=classes,
         origin=(
             source if path is None else path.absolute(),
-            {"input_shape": input_shape, "outputs": outputs, "roots": roots, "num_classes": num_classes},
+            {
+                "input_shape": input_shape,
+                "outputs": outputs,
+                "roots": roots,
+                "num_classes": num_classes,
+                "overrides": tuple(overrides),
+            },
         ),
     )
 
