@@ -42,6 +42,7 @@ HELPERS: tuple[Any, ...] = (
     layers.pad_input,
     layers.native_pool_padding,
     layers.batch_norm,
+    layers.normalize_activate,
     layers.ConvBnAct,
     layers.SeparableConvBnAct,
     layers.Dense,

@@ -88,6 +88,11 @@ def batch_norm(channels: int, bn: BatchNorm | None) -> nn.BatchNorm2d | None:
     return layer
 
 
+def normalize_activate(x: Tensor, bn: nn.Module | None, activation: str) -> Tensor:
+    """The tail of every conv layer: its batch norm where it has one, then its activation."""
+    return ACTIVATIONS[activation](x if bn is None else bn(x))
+
+
 class ConvBnAct(nn.Module):
     """Conv, then optional batch norm, then activation. `dilation` spreads the kernel over
     dilation * (kernel - 1) + 1 cells, which is what padding is computed for."""
@@ -119,10 +124,7 @@ class ConvBnAct(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.pad_in_forward:
             x = pad_input(x, self.extent, self.stride, self.padding)
-        x = self.conv(x)
-        if self.bn is not None:
-            x = self.bn(x)
-        return ACTIVATIONS[self.activation](x)
+        return normalize_activate(self.conv(x), self.bn, self.activation)
 
 
 class SeparableConvBnAct(nn.Module):
@@ -154,10 +156,7 @@ class SeparableConvBnAct(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.pad_in_forward:
             x = pad_input(x, self.kernel, self.stride, self.padding)
-        x = self.pointwise(self.depthwise(x))
-        if self.bn is not None:
-            x = self.bn(x)
-        return ACTIVATIONS[self.activation](x)
+        return normalize_activate(self.pointwise(self.depthwise(x)), self.bn, self.activation)
 
 
 class Dense(nn.Linear):
