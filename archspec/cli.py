@@ -1,4 +1,4 @@
-"""The `archspec` command line: check, summarise, render, compile, export, train, evaluate and list network specs.
+"""The `archspec` command line: check, summarise, diff, sweep, render, compile, export, train, evaluate, list.
 
 Every command that writes names its output with `-o/--output` (convert: `--to FORMAT OUT`), and
 replaces what exists only with `--force`; every command that reads a spec takes `--set KEY=VALUE`.
@@ -127,6 +127,133 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    """What B changes relative to A. Exit 0 whether or not they differ, 1 for spec errors.
+    --set changes B only, so that `diff A A --set ...` shows what the overrides do."""
+    from archspec import diff
+
+    specs = []
+    for source, overrides in ((args.spec, ()), (args.other, args.set)):
+        try:
+            specs.append(archspec.load(spec_file(source), overrides=overrides))
+        except SpecError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+    found = diff.diff(specs[0], specs[1])
+    print(json.dumps(diff.to_json(found), indent=2) if args.format == "json" else diff.table(found))
+    return 0
+
+
+def _progress(total: int, description: str, unit: str) -> Any:
+    """A progress bar on a terminal, where tqdm is installed; else one that shows nothing."""
+    try:
+        from archspec.backends.training.log import progress
+
+        return progress(total, description, unit)
+    except ImportError:
+        from types import SimpleNamespace
+
+        return SimpleNamespace(update=lambda n=1: None, close=lambda: None)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """A grid of variants through the front end (and, with --measure, their training steps).
+    Exit 0 when every point checks, 1 when a spec, an override or a point fails (the others are
+    still reported and written), 2 for usage errors."""
+    from archspec import sweep
+
+    try:
+        axes = [sweep.axis(text) for text in args.set]
+        points = sweep.grid(axes)
+    except SpecError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    colors = [a.key for a in axes] + [*sweep.FIGURES, *(("step_s", "images_per_s") if args.measure else ())]
+    if args.color is not None and args.color not in colors:
+        print(f"error: --color {args.color}: not a swept key or a figure ({', '.join(colors)})", file=sys.stderr)
+        return 2
+    path = spec_file(args.spec)
+    try:
+        base = archspec.load(path)  # the spec itself must check before its variants are worth trying
+    except SpecError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    outputs = [f"{args.output}.{suffix}" for suffix in ("csv", "json", "png")] if args.output else []
+    refused = next((r for r in (_refusal(o, args.force, base.files) for o in outputs) if r), None)
+    if refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return 1
+    bar = _progress(len(points), "checking", "point")
+    found = []
+    for point in sweep.evaluate(lambda overrides: archspec.load(path, overrides=overrides), axes, points):
+        found.append(point)
+        bar.update(1)
+    bar.close()
+    measured: list[dict[str, Any]] = []
+    if args.measure:
+        try:
+            measured = _measure(args, path, axes, found)
+        except _run_errors() as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    records = sweep.rows(axes, found, measured)
+    print(sweep.table(axes, records, bool(measured)))
+    failed = [p for p in found if p.error is not None]
+    by_error: dict[str, list[Any]] = {}
+    for p in failed:
+        by_error.setdefault(p.error.diagnostics[0].format(), []).append(p)  # type: ignore[union-attr]
+    for message, alike in by_error.items():  # each error once, with the points it stopped
+        first = " ".join(a.override(v) for a, v in zip(axes, alike[0].values, strict=True))
+        more = f" and {len(alike) - 1} more" if len(alike) > 1 else ""
+        print(f"{message}\n  in the point {first}{more}", file=sys.stderr)
+    if failed:
+        print(f"{len(failed)} of {len(found)} points failed", file=sys.stderr)
+    if outputs:
+        color = args.color or next((a.key for a in axes if len(a.values) > 1), "activation_bytes")
+        problems = [
+            _write_atomic(outputs[0], lambda p: sweep.write_csv(p, records)),
+            _write_atomic(outputs[1], lambda p: sweep.write_json(p, str(args.spec), axes, records)),
+        ]
+        try:
+            problems.append(_write_atomic(outputs[2], lambda p: sweep.plot(p, Path(path).stem, records, color)))
+        except ImportError:
+            problems.append("the plot needs matplotlib (pip install 'archspec[train]'); the CSV and JSON are written")
+        for problem in filter(None, problems):
+            print(f"error: {problem}", file=sys.stderr)
+        if any(problems):
+            return 1
+        print(f"wrote {', '.join(outputs)}")
+    return 1 if failed else 0
+
+
+def _measure(args: argparse.Namespace, path: Path, axes: Sequence[Any], found: Sequence[Any]) -> list[dict[str, Any]]:
+    """Step times of the points that check, interleaved in one process; None for the others."""
+    from archspec.backends.training.runs import TrainingError
+
+    backend, _, device_name = args.measure.partition(":")
+    if backend != "torch":
+        raise TrainingError(f"--measure takes torch or torch:cuda, not {args.measure}")
+    try:
+        from archspec.backends.training.torch import step_time
+    except ImportError:
+        raise TrainingError("--measure torch needs PyTorch: pip install 'archspec[torch]'") from None
+    device = step_time.device_of(device_name or "cpu")
+    good = [i for i, p in enumerate(found) if p.error is None]
+    specs = [
+        archspec.load(path, overrides=[a.override(v) for a, v in zip(axes, found[i].values, strict=True)]) for i in good
+    ]
+    bar = _progress(len(specs) * args.rounds, f"timing on {device.type}", "step")
+    seconds = step_time.measure(specs, device, args.batch_size, args.steps, args.rounds, lambda: bar.update(1))
+    bar.close()
+    measured: list[dict[str, Any]] = [{"step_s": None, "images_per_s": None} for _ in found]
+    for index, time in zip(good, seconds, strict=True):
+        measured[index] = {"step_s": time, "images_per_s": args.batch_size / time}
+    return measured
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     rows = []
     for name in list_specs(args.pattern):
@@ -175,8 +302,19 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.list_blocks:
         print("\n".join(render.block_types(spec)))
         return 0
+    highlight = render.PLAIN
+    if args.diff:
+        from archspec import diff
+
+        try:
+            other = archspec.load(spec_file(args.diff))
+        except SpecError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        highlight = diff.highlight(diff.diff(spec, other))
     try:
-        text = render.to_dot(spec, level=args.level or "blocks", block=args.block, rankdir=args.rankdir)
+        view = {"level": args.level or "blocks", "block": args.block, "rankdir": args.rankdir}
+        text = render.to_dot(spec, **view, highlight=highlight)
     except render.UnknownBlock as exc:
         print(f"error: {spec.source}: {exc}", file=sys.stderr)
         return 2
@@ -642,6 +780,7 @@ def parser() -> argparse.ArgumentParser:
             "archspec render inception_v4 -o v4.svg",
             "archspec render inception_v4 --block inception_b -o inception_b.png",
             "archspec render my_variant.yaml --level layers -o - > layers.dot",
+            "archspec render inception_resnet_v2 --diff inception_resnet_v2_paper -o changes.svg",
         ],
     )  # fmt: skip
     draw.add_argument("-o", "--output", metavar="FILE", help="where to write; - for standard output")
@@ -651,6 +790,7 @@ def parser() -> argparse.ArgumentParser:
     draw.add_argument("--format", choices=render.FORMATS, help="default: the output file's extension")
     draw.add_argument("--rankdir", choices=render.RANKDIRS, default="TB", help="top to bottom or left to right")
     draw.add_argument("--force", action="store_true", help="replace FILE if it exists (never the spec itself)")
+    draw.add_argument("--diff", metavar="B", help="colour what spec B changes (amber) or lacks (red) in SPEC")
     draw.add_argument("--list-blocks", action="store_true", help="print the spec's block types, one a line")
     draw.set_defaults(run=cmd_render)
 
@@ -765,6 +905,35 @@ def parser() -> argparse.ArgumentParser:
     guess.add_argument("--backend", choices=tuple(BACKENDS), default="torch", help=BACKEND_HELP + " (default torch)")
     guess.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
     guess.set_defaults(run=cmd_predict)
+
+    compare = _command(
+        commands, "diff", "what spec B changes relative to spec A: steps, nodes, attributes, shapes, params, MACs",
+        [
+            "archspec diff inception_resnet_v2 inception_resnet_v2_paper",
+            "archspec diff inception_v4 my_variant.yaml --format json",
+            "archspec diff inception_v4 inception_v4 --set params.dropout=0.5   # --set changes B",
+        ],
+    )  # fmt: skip
+    compare.add_argument("other", metavar="B", help="the spec to compare with SPEC (A): " + SPEC_HELP)
+    compare.add_argument("--format", choices=("table", "json"), default="table", help="table (default) or json")
+    compare.set_defaults(run=cmd_diff)
+
+    grid = _command(
+        commands, "sweep", "params, MACs and activations of a grid of variants, with a Pareto plot; optionally timed",
+        [
+            "archspec sweep inception_v4 --set width.multiplier=0.5,0.75,1 --set params.inception_b_blocks=3,5,7",
+            "archspec sweep inception_v4 --set input.shape=[149,149,3],[299,299,3] -o runs/v4_sizes",
+            "archspec sweep examples/inception_resnet_v2_tiny --set width.multiplier=0.5,1 --measure torch",
+        ],
+    )  # fmt: skip
+    grid.add_argument("-o", "--output", metavar="OUT", help="write OUT.csv, OUT.json and the plot OUT.png")
+    grid.add_argument("--force", action="store_true", help="replace those files if they exist")
+    grid.add_argument("--color", metavar="KEY", help="colour the plot by this key or figure (default: the first swept)")
+    grid.add_argument("--measure", metavar="torch[:cuda]", help="also time each point's training step (default cpu)")
+    grid.add_argument("--batch-size", type=_positive, default=8, help="images per timed step (default 8)")
+    grid.add_argument("--steps", type=_positive, default=3, help="timed steps per point and round (default 3)")
+    grid.add_argument("--rounds", type=_positive, default=3, help="interleaved rounds; the median counts (default 3)")
+    grid.set_defaults(run=cmd_sweep)
 
     listing = _command(
         commands, "list", "the bundled specs, one line each",

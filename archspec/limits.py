@@ -31,6 +31,9 @@ MAX_TENSOR_ELEMENTS = 2**31 - 1  # one activation of one image, or one weight: i
 MAX_PARAMS = 2**32  # 16 GiB of float32 weights
 MAX_ACTIVATION_ELEMENTS = 2**34  # all activations of one image together: 64 GiB of float32
 
+# Sweeping: points of one grid (each takes the front end about 0.1 s: 10,000 are some 15 minutes).
+MAX_SWEEP_POINTS = 10_000
+
 # Drawing: boxes in one image that Graphviz lays out (a chain of 1,500 takes 3 s; of 9,000, over 2 min).
 MAX_DRAWN_NODES = 2_000
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from archspec.ir import Node, Step
@@ -45,6 +45,25 @@ EDGE_STYLE = {"fontname": "Helvetica", "fontsize": "10", "arrowsize": "0.7"}
 
 REPEAT_FILL = "#fde2c8"
 STEP_FILL = "#fff6d5"
+CHANGED_FILL = "#ffc857"  # render A --diff B: what B changes, and what B leaves out
+REMOVED_FILL = "#f28b82"
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """What another spec B changes in the drawn spec A (`render A --diff B`, made by
+    `archspec.diff.highlight`): the steps and nodes of A that B changes or lacks are filled in
+    colour, and the title names B and what it adds, which a drawing of A has no box for."""
+
+    steps: Mapping[str, str] = field(default_factory=dict)  # A's step name -> "changed" | "removed"
+    nodes: Mapping[str, str] = field(default_factory=dict)  # A's node name -> "changed" | "removed"
+    legend: str = ""
+
+    def fill(self, status: str | None, usual: str) -> str:
+        return {"changed": CHANGED_FILL, "removed": REMOVED_FILL}.get(status or "", usual)
+
+
+PLAIN = Highlight()
 
 
 class RenderError(Exception):
@@ -100,8 +119,10 @@ def op_label(node: Node) -> str:
     return kind(node.op).label(node)
 
 
-def _op_box(node: Node) -> dict[str, str]:
-    return {"label": op_label(node), "fillcolor": kind(node.op).fill, "tooltip": node.name}
+def _op_box(node: Node, highlight: Highlight = PLAIN) -> dict[str, str]:
+    status = highlight.nodes.get(node.name)
+    tooltip = node.name if status is None else f"{node.name} ({status} in B)"
+    return {"label": op_label(node), "fillcolor": highlight.fill(status, kind(node.op).fill), "tooltip": tooltip}
 
 
 # -- steps and their groups ---------------------------------------------------------------------
@@ -163,7 +184,7 @@ def _group_label(spec: Spec, group: Group) -> str:
 # -- the blocks view ----------------------------------------------------------------------------
 
 
-def blocks_dot(spec: Spec, rankdir: str = "TB") -> str:
+def blocks_dot(spec: Spec, rankdir: str = "TB", highlight: Highlight = PLAIN) -> str:
     groups = step_groups(spec)
     group_of = {step.name: group.id for group in groups for step in group.steps}
     group_of["input"] = INPUT_ID  # the input node belongs to no step
@@ -171,7 +192,12 @@ def blocks_dot(spec: Spec, rankdir: str = "TB") -> str:
     body = [node_line(INPUT_ID, {**TERMINAL, "label": "Input", "class": "io"})]
     for group in groups:
         fill = REPEAT_FILL if len(group.steps) > 1 else STEP_FILL
-        body.append(node_line(group.id, {"label": _group_label(spec, group), "fillcolor": fill, "class": "step"}))
+        label = _group_label(spec, group)
+        statuses = [highlight.steps.get(step.name) for step in group.steps]
+        if any(statuses):
+            fill = highlight.fill("removed" if all(s == "removed" for s in statuses) else "changed", fill)
+            label += "\n" + _group_changes(statuses)
+        body.append(node_line(group.id, {"label": label, "fillcolor": fill, "class": "step"}))
     for index, _ in enumerate(spec.outputs):
         body.append(node_line(f"{OUTPUT_ID}{index}", {**TERMINAL, "label": "Output", "class": "io"}))
 
@@ -185,7 +211,16 @@ def blocks_dot(spec: Spec, rankdir: str = "TB") -> str:
                 body.append(edge_line(tail, head, _shape_edge(spec, source)))
     for index, output in enumerate(spec.outputs):
         body.append(edge_line(group_of[spec.node(output).block], f"{OUTPUT_ID}{index}", _shape_edge(spec, output)))
-    return digraph(spec.name, body, {**GRAPH_STYLE, "rankdir": rankdir, "label": _title(spec), "labelloc": "t"})
+    title = _title(spec, highlight)
+    return digraph(spec.name, body, {**GRAPH_STYLE, "rankdir": rankdir, "label": title, "labelloc": "t"})
+
+
+def _group_changes(statuses: Sequence[str | None]) -> str:
+    """`in B: changed`, or for a run of repeats `in B: 5 of 10 removed, 5 changed`."""
+    if len(statuses) == 1:
+        return f"in B: {statuses[0]}"
+    counts = [f"{statuses.count(s)} {s}" for s in ("removed", "changed") if s in statuses]
+    return f"in B: {', '.join(counts)} of {len(statuses)}"
 
 
 def _shape_edge(spec: Spec, source: str) -> dict[str, str]:
@@ -193,9 +228,10 @@ def _shape_edge(spec: Spec, source: str) -> dict[str, str]:
     return {"label": f" {fmt(spec.shapes[source])}", "tooltip": source}
 
 
-def _title(spec: Spec) -> str:
+def _title(spec: Spec, highlight: Highlight = PLAIN) -> str:
     outputs = ", ".join(fmt(spec.shapes[name]) for name in spec.outputs)
-    return f"{spec.name}: {fmt(spec.input_shape)} -> {outputs}, {spec.params:,} params"
+    title = f"{spec.name}: {fmt(spec.input_shape)} -> {outputs}, {spec.params:,} params"
+    return f"{title}\n{highlight.legend}" if highlight.legend else title
 
 
 # -- one block ----------------------------------------------------------------------------------
@@ -243,7 +279,7 @@ def _few(names: Sequence[str], limit: int = 4) -> str:
     return ", ".join(names) if len(names) <= limit else ", ".join(names[:limit]) + f" and {len(names) - limit} more"
 
 
-def block_dot(spec: Spec, name: str, rankdir: str = "TB") -> str:
+def block_dot(spec: Spec, name: str, rankdir: str = "TB", highlight: Highlight = PLAIN) -> str:
     """One block instance op by op, its input at the top and its output at the bottom."""
     step = find_step(spec, name)
     nodes = [spec.node(name) for name in step.nodes]
@@ -254,7 +290,7 @@ def block_dot(spec: Spec, name: str, rankdir: str = "TB") -> str:
     for source, node_id in external.items():
         label = f"Input\n{fmt(spec.shapes[source])}" if len(sources) == 1 else f"{source}\n{fmt(spec.shapes[source])}"
         body.append(node_line(node_id, {**TERMINAL, "label": label, "class": "io", "tooltip": source}))
-    body += block_ops(step, nodes, {"class": "layer"})
+    body += block_ops(step, nodes, {"class": "layer"}, highlight)
     body.append(node_line(OUTPUT_ID, {**TERMINAL, "label": f"Output\n{fmt(spec.shapes[step.output])}", "class": "io"}))
 
     shortcuts: list[str] = []
@@ -265,17 +301,22 @@ def block_dot(spec: Spec, name: str, rankdir: str = "TB") -> str:
             (shortcuts if node.op == "add" and source in external else body).append(edge)
     body += shortcuts
     body.append(edge_line(step.output, OUTPUT_ID, {}))
-    graph = {**GRAPH_STYLE, "rankdir": rankdir, "ordering": "out", "label": _block_title(spec, step), "labelloc": "t"}
+    title = _block_title(spec, step)
+    if highlight.legend:
+        title += f"\n{highlight.legend}"
+    graph = {**GRAPH_STYLE, "rankdir": rankdir, "ordering": "out", "label": title, "labelloc": "t"}
     return digraph(f"{spec.name}/{step.name}", body, graph)
 
 
-def block_ops(step: Step, nodes: Sequence[Node], attrs: dict[str, str]) -> list[str]:
+def block_ops(step: Step, nodes: Sequence[Node], attrs: dict[str, str], highlight: Highlight = PLAIN) -> list[str]:
     """The node lines of one block instance, laid out as the paper draws a module. `group` keeps
     each branch's ops in one straight column; the graph's `ordering=out` keeps the columns in the
     order the branches are written (the concat order); and the first op of every branch sits
     right under the input, where dot would otherwise let a short branch sink."""
     inside = {n.name for n in nodes}
-    lines = [node_line(n.name, {**_op_box(n), **attrs, "group": f"{step.name}/{_scope(step, n)}"}) for n in nodes]
+    lines = [
+        node_line(n.name, {**_op_box(n, highlight), **attrs, "group": f"{step.name}/{_scope(step, n)}"}) for n in nodes
+    ]
     heads = [n.name for n in nodes if n.inputs and not any(source in inside for source in n.inputs)]
     if len(heads) > 1:
         lines.append("{rank=same; " + " ".join(quote(head) for head in heads) + "}")
@@ -290,24 +331,24 @@ def _join_edge(spec: Spec, node: Node, source: str) -> dict[str, str]:
 # -- the layers view ----------------------------------------------------------------------------
 
 
-def layers_dot(spec: Spec, rankdir: str = "TB") -> str:
+def layers_dot(spec: Spec, rankdir: str = "TB", highlight: Highlight = PLAIN) -> str:
     """Every IR node, one cluster per block instance; one edge per (input, node) pair."""
     body: list[str] = []
     steps = {step.name: step for step in spec.steps}
     for block, nodes in _by_block(spec):
         step = steps.get(block)
         if step is None or not is_block_instance(spec, step):  # the input, top-level ops
-            body += [node_line(n.name, {**_op_box(n), "class": "layer"}) for n in nodes]
+            body += [node_line(n.name, {**_op_box(n, highlight), "class": "layer"}) for n in nodes]
             continue
         label = step.name if step.name == step.type else f"{step.name} ({step.type})"
         body.append(f"subgraph {quote('cluster_' + block)} {{")
         body.append(f"  label={quote(label)}; style={quote('rounded')}; color={quote('#999999')};")
-        body += [f"  {line}" for line in block_ops(step, nodes, {"class": "layer"})]
+        body += [f"  {line}" for line in block_ops(step, nodes, {"class": "layer"}, highlight)]
         body.append("}")
     for node in spec.nodes:
         for source in dict.fromkeys(node.inputs):
             body.append(edge_line(source, node.name, _shape_edge(spec, source)))
-    graph = {**GRAPH_STYLE, "rankdir": rankdir, "ordering": "out", "label": _title(spec), "labelloc": "t"}
+    graph = {**GRAPH_STYLE, "rankdir": rankdir, "ordering": "out", "label": _title(spec, highlight), "labelloc": "t"}
     return digraph(spec.name, body, graph)
 
 
@@ -322,16 +363,18 @@ def _by_block(spec: Spec) -> Iterator[tuple[str, list[Node]]]:
 # -- entry points -------------------------------------------------------------------------------
 
 
-def to_dot(spec: Spec, level: str = "blocks", block: str | None = None, rankdir: str = "TB") -> str:
+def to_dot(
+    spec: Spec, level: str = "blocks", block: str | None = None, rankdir: str = "TB", highlight: Highlight = PLAIN
+) -> str:
     """The DOT text of one view: `block` (a block type or a step name) wins over `level`."""
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
     if block is not None:
-        return block_dot(spec, block, rankdir)
+        return block_dot(spec, block, rankdir, highlight)
     if level == "blocks":
-        return blocks_dot(spec, rankdir)
+        return blocks_dot(spec, rankdir, highlight)
     if level == "layers":
-        return layers_dot(spec, rankdir)
+        return layers_dot(spec, rankdir, highlight)
     raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from archspec import bundled
+from archspec import bundled, width
 from archspec import graph as ir_graph
 from archspec.cost import Cost, check_totals, node_cost
 from archspec.errors import Collector, Diagnostic, Pos, SpecError
@@ -160,6 +160,7 @@ def load(
     errors.raise_if_any()
     if num_classes is not None:
         expansion = _with_units(expansion, num_classes)
+    expansion = width.scaled(expansion, document.get("width"))
     graph = ir_graph.build(expansion)
     notes = _dropped_note(graph, expansion.chosen_at)
     lint(graph, errors)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import signal
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -98,3 +99,9 @@ def deadline(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def run_archspec(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The command line as a user runs it, in its own process: exit status, stdout, stderr."""
+    command = [sys.executable, "-m", "archspec", *map(str, args)]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)

@@ -142,11 +142,12 @@ class TrainingLog:
         self.events.close()
 
 
-def progress(total: int, description: str) -> Any:
-    """A progress bar over `total` images on standard error, shown only on a terminal (a log
-    or a pipe gets no bar characters); `update(n)` after each batch, `close()` at the end."""
+def progress(total: int, description: str, unit: str = "image") -> Any:
+    """A progress bar over `total` images (or other units) on standard error, shown only on a
+    terminal (a log or a pipe gets no bar characters); `update(n)` after each batch, `close()`
+    at the end."""
     import sys
 
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=description, unit="image", disable=not sys.stderr.isatty(), leave=False)
+    return tqdm(total=total, desc=description, unit=unit, disable=not sys.stderr.isatty(), leave=False)
