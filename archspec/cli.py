@@ -254,6 +254,113 @@ def _measure(args: argparse.Namespace, path: Path, axes: Sequence[Any], found: S
     return measured
 
 
+def _factory(text: str) -> Callable[[], Any]:
+    """MODULE:FACTORY as a function: MODULE a module to import (`timm.models`) or a Python file
+    (`my_model.py`), FACTORY a name in it that makes the model when called with no arguments.
+    ValueError with the message to print."""
+    module_name, colon, name = text.rpartition(":")
+    if not colon or not module_name or not name.isidentifier():
+        raise ValueError(f"expected MODULE:FACTORY such as timm.models:inception_v4 or my_model.py:build, not '{text}'")
+    import importlib
+    import importlib.util
+
+    try:
+        if module_name.endswith(".py"):
+            if not Path(module_name).is_file():
+                raise ValueError(f"{module_name}: no such file")
+            loaded = importlib.util.spec_from_file_location(f"archspec_imported_{Path(module_name).stem}", module_name)
+            assert loaded is not None and loaded.loader is not None
+            module = importlib.util.module_from_spec(loaded)
+            loaded.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_name)
+    except ValueError:
+        raise
+    except ImportError as exc:
+        raise ValueError(f"cannot import {module_name}: {exc}") from None
+    except Exception as exc:  # the user's own module failed as it ran
+        hint = (
+            " (torchvision was built for another torch: install the torchvision that matches it)"
+            if "torchvision::nms" in str(exc)
+            else ""
+        )
+        raise ValueError(f"importing {module_name} failed: {type(exc).__name__}: {_brief(exc)}{hint}") from None
+    factory = getattr(module, name, None)
+    if not callable(factory):
+        raise ValueError(f"{module_name} has no '{name}' that makes a model")
+    return factory  # type: ignore[no-any-return]
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Trace a PyTorch model into a spec (and its weights), then check that the spec's model with
+    those weights computes the original's outputs. Exit 1 for a model that cannot be imported
+    or an output that exists, 2 for usage errors."""
+    try:
+        factory = _factory(args.model)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2 if "expected MODULE:FACTORY" in str(exc) else 1
+    outputs = [args.output, *([args.weights] if args.weights else [])]
+    inputs = [Path(args.model.rpartition(":")[0])] if args.model.rpartition(":")[0].endswith(".py") else []
+    refused = next((r for r in (_refusal(o, args.force, inputs) for o in outputs) if r), None)
+    if refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return 1
+    try:
+        from archspec.backends.torch import importer
+    except ImportError:
+        print("error: archspec import needs PyTorch: pip install 'archspec[torch]'", file=sys.stderr)
+        return 1
+    try:
+        model = factory()
+    except Exception as exc:  # the user's factory
+        print(f"error: {args.model}() failed: {type(exc).__name__}: {_brief(exc)}", file=sys.stderr)
+        return 1
+    from torch import nn
+
+    if not isinstance(model, nn.Module):
+        print(f"error: {args.model}() gave a {type(model).__name__}, not a torch.nn.Module", file=sys.stderr)
+        return 1
+    name = args.name or Path(args.output).stem
+    try:
+        imported = importer.import_model(model, args.input, name=name, source=args.model)
+    except importer.ImportFailure as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if imported.difference > 1e-6:
+        print(
+            f"error: the imported model differs from the original by {imported.difference:.2g}; nothing written",
+            file=sys.stderr,
+        )
+        return 1
+    from archspec.backends import weights as neutral
+
+    problems = [_write_atomic(args.output, lambda p: p.write_text(imported.text, encoding="utf-8"))]
+    if args.weights:
+        problems.append(_write_atomic(args.weights, lambda p: neutral.save(imported.weights, p)))
+    for problem in filter(None, problems):
+        print(f"error: {problem}", file=sys.stderr)
+    if any(problems):
+        return 1
+    spec = imported.spec
+    types = len({step.type for step in spec.steps if step.kind == "block"})
+    print(
+        f"wrote {args.output} ({len(imported.text.splitlines())} lines, {types} block types, "
+        f"{len(spec.nodes) - 1} ops; "
+        f"{spec.params:,} params, {spec.macs / 1e9:.3f} GMACs)"
+        + (f" and {args.weights} ({len(imported.weights)} arrays)" if args.weights else "")
+        + f"; checked on a random batch in float64: largest output difference {imported.difference:.1g}"
+    )
+    if imported.unused:
+        shown = ", ".join(imported.unused[:4]) + (
+            f" and {len(imported.unused) - 4} more" if len(imported.unused) > 4 else ""
+        )
+        print(
+            f"note: modules with weights that the model's forward does not call are left out: {shown}", file=sys.stderr
+        )
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     rows = []
     for name in list_specs(args.pattern):
@@ -732,7 +839,7 @@ def _command(
     )
     if takes_spec:
         command.add_argument("spec", metavar="SPEC", help=SPEC_HELP)
-    if name != "list":
+    if name not in ("list", "import"):
         command.add_argument(
             "--set", action="append", default=[], type=_override, metavar="KEY=VALUE",
             help="change the spec: a dotted key and a YAML value (params.num_classes=10); may be repeated",
@@ -934,6 +1041,25 @@ def parser() -> argparse.ArgumentParser:
     grid.add_argument("--steps", type=_positive, default=3, help="timed steps per point and round (default 3)")
     grid.add_argument("--rounds", type=_positive, default=3, help="interleaved rounds; the median counts (default 3)")
     grid.set_defaults(run=cmd_sweep)
+
+    bring = _command(
+        commands, "import", "trace a PyTorch model into a spec with blocks, repeats and parameters, and its weights",
+        [
+            "archspec import timm.models:inception_v4 -o inception_v4.yaml --weights inception_v4.safetensors",
+            "archspec import torchvision.models:resnet50 --input 224x224x3 -o resnet50.yaml",
+            "archspec import my_model.py:build --input 32x32x3 -o mine.yaml",
+        ],
+        takes_spec=False,
+    )  # fmt: skip
+    bring.add_argument(
+        "model", metavar="MODULE:FACTORY", help="a module or .py file, and the function in it that makes the model"
+    )
+    bring.add_argument("-o", "--output", required=True, metavar="SPEC.yaml", help="the spec to write")
+    bring.add_argument("--weights", metavar="OUT.safetensors", help="also write the model's weights, neutral layout")
+    bring.add_argument("--input", type=_shape, metavar="HxWxC", help="input shape (default: timm's pretrained config)")
+    bring.add_argument("--name", help="the spec's name (default: SPEC's file name)")
+    bring.add_argument("--force", action="store_true", help="replace SPEC.yaml and OUT.safetensors if they exist")
+    bring.set_defaults(run=cmd_import)
 
     listing = _command(
         commands, "list", "the bundled specs, one line each",

@@ -87,16 +87,15 @@ class Diff:
 
 
 def align(
-    a: Sequence[Item], b: Sequence[Item], name: Callable[[Item], str], kind_of: Callable[[Item], str], loose: bool
-) -> list[tuple[Item | None, Item | None]]:
+    a: Sequence[Item], b: Sequence[Item], name: Callable[[Item], str], kind_of: Callable[[Item], str]
+) -> list[tuple[Any, Any]]:
     """Both sequences as pairs, in order: items of the same name are matched; between two such
-    anchors the rest are matched by kind in order when `loose` (block types are telling), or by
-    position when the two stretches have the same kinds one for one (a plain rename)."""
-    anchors = _matching(a, b, name)
-    pairs: list[tuple[Item | None, Item | None]] = []
+    anchors the rest are matched by kind, in order (a renamed step keeps its block type); what
+    is left has no match on the other side."""
+    pairs: list[tuple[Any, Any]] = []
     start_a = start_b = 0
-    for index_a, index_b in [*anchors, (len(a), len(b))]:
-        pairs += _gap(a[start_a:index_a], b[start_b:index_b], kind_of, loose)
+    for index_a, index_b in [*_matching(a, b, name), (len(a), len(b))]:
+        pairs += _gap(a[start_a:index_a], b[start_b:index_b], kind_of)
         if index_a < len(a):
             pairs.append((a[index_a], b[index_b]))
         start_a, start_b = index_a + 1, index_b + 1
@@ -142,11 +141,7 @@ def _by_kind(a: Sequence[Item], b: Sequence[Item], kind_of: Callable[[Item], str
     return pairs
 
 
-def _gap(a: Sequence[Item], b: Sequence[Item], kind_of: Callable[[Item], str], loose: bool) -> list[tuple[Any, Any]]:
-    if not loose:
-        if len(a) == len(b) and all(kind_of(x) == kind_of(y) for x, y in zip(a, b, strict=True)):
-            return list(zip(a, b, strict=True))
-        return [(x, None) for x in a] + [(None, y) for y in b]
+def _gap(a: Sequence[Item], b: Sequence[Item], kind_of: Callable[[Item], str]) -> list[tuple[Any, Any]]:
     pairs: list[tuple[Any, Any]] = []
     start_a = start_b = 0
     for index_a, index_b in [*_by_kind(a, b, kind_of), (len(a), len(b))]:
@@ -159,17 +154,14 @@ def _gap(a: Sequence[Item], b: Sequence[Item], kind_of: Callable[[Item], str], l
 
 def diff(a: Spec, b: Spec) -> Diff:
     """The differences of B from A."""
-    steps = align(a.steps, b.steps, lambda s: s.name, lambda s: s.type, loose=True)
-    node_pairs = {
-        step_a.name if step_a else step_b.name: _node_pairs(a, b, step_a, step_b)  # type: ignore[union-attr]
-        for step_a, step_b in steps
-    }
+    steps = align(a.steps, b.steps, lambda s: s.name, lambda s: s.type)
+    node_pairs = {step_a.name if step_a else step_b.name: _node_pairs(a, b, step_a, step_b) for step_a, step_b in steps}
     to_b = {x: y for pairs in node_pairs.values() for x, y in pairs if x and y}
     to_b["input"] = "input"
     to_a = {y: x for x, y in to_b.items()}
     changes = []
     for step_a, step_b in steps:
-        pairs = node_pairs[step_a.name if step_a else step_b.name]  # type: ignore[union-attr]
+        pairs = node_pairs[step_a.name if step_a else step_b.name]
         changes.append(_step_change(a, b, step_a, step_b, pairs, to_b, to_a))
     totals: dict[str, Pair] = {
         "params": (a.params, b.params),
@@ -192,14 +184,16 @@ def _node_pairs(a: Spec, b: Spec, step_a: Step | None, step_b: Step | None) -> l
     names_b = list(step_b.nodes) if step_b else []
     if step_a is None or step_b is None:
         return [(x, None) for x in names_a] + [(None, y) for y in names_b]
-    pairs = align(
-        names_a,
-        names_b,
-        name=lambda n: _inner(step_a if n in step_a.nodes else step_b, n),
-        kind_of=lambda n: (a if n in step_a.nodes else b).node(n).op,
-        loose=False,
-    )
-    return pairs
+    # By name, whatever the order (branches that swap places swap their nodes' order); what is
+    # left is paired op for op where it is only renamed.
+    in_b = {_inner(step_b, y): y for y in names_b}
+    matched = {x: in_b[_inner(step_a, x)] for x in names_a if _inner(step_a, x) in in_b}
+    rest_a = [x for x in names_a if x not in matched]
+    rest_b = [y for y in names_b if y not in set(matched.values())]
+    if len(rest_a) == len(rest_b) and all(a.node(x).op == b.node(y).op for x, y in zip(rest_a, rest_b, strict=True)):
+        matched.update(zip(rest_a, rest_b, strict=True))
+        rest_b = []
+    return [(x, matched.get(x)) for x in names_a] + [(None, y) for y in rest_b]
 
 
 def _step_change(
@@ -213,7 +207,7 @@ def _step_change(
 ) -> StepChange:
     nodes = []
     for name_a, name_b in pairs:
-        change = _node_change(a, b, step_a, step_b, name_a, name_b)
+        change = _node_change(a, b, step_a, step_b, name_a, name_b, (to_b, to_a))
         if change is not None:
             nodes.append(change)
     shape = (a.shapes[step_a.output] if step_a else None, b.shapes[step_b.output] if step_b else None)
@@ -267,7 +261,13 @@ def _rewired(
 
 
 def _node_change(
-    a: Spec, b: Spec, step_a: Step | None, step_b: Step | None, name_a: str | None, name_b: str | None
+    a: Spec,
+    b: Spec,
+    step_a: Step | None,
+    step_b: Step | None,
+    name_a: str | None,
+    name_b: str | None,
+    matches: tuple[Mapping[str, str], Mapping[str, str]],
 ) -> NodeChange | None:
     node_a, node_b = (a.node(name_a) if name_a else None), (b.node(name_b) if name_b else None)
     cost_a = a.costs[name_a] if name_a else None
@@ -283,10 +283,9 @@ def _node_change(
     assert step_a is not None and step_b is not None
     attrs = _attr_changes(node_a, node_b)
     inputs = None
-    inside_a = tuple(_operand(step_a, x) for x in node_a.inputs)
-    inside_b = tuple(_operand(step_b, y) for y in node_b.inputs)
-    if inside_a != inside_b:
-        inputs = (inside_a, inside_b)
+    inside = [x for x in node_a.inputs if x in step_a.nodes], [y for y in node_b.inputs if y in step_b.nodes]
+    if _rewired(*inside, *matches) is not None:  # operands inside the step: outside ones are the step's
+        inputs = tuple(_operand(step_a, x) for x in node_a.inputs), tuple(_operand(step_b, y) for y in node_b.inputs)
     shape = (a.shapes[node_a.name], b.shapes[node_b.name])
     read = (tuple(a.shapes[x] for x in node_a.inputs), tuple(b.shapes[y] for y in node_b.inputs))
     renamed = _inner(step_a, node_a.name) != _inner(step_b, node_b.name)
