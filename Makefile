@@ -7,7 +7,7 @@ LOCK := requirements.lock
 NETWORKS := $(wildcard specs/*.yaml) $(wildcard specs/examples/*.yaml)
 ERRATA := $(wildcard specs/errata/*.yaml)
 
-.PHONY: install lock graphviz run test lint typecheck pytest golden schema clean
+.PHONY: install lock graphviz browser run test lint typecheck pytest golden schema clean
 
 # Graphviz's `dot` draws the renders (`archspec render`); DOT output needs nothing. Installed with
 # apt-get where that is possible, else a warning: the SVG/PNG tests then skip and `run` writes DOT.
@@ -16,6 +16,15 @@ GRAPHVIZ_INSTALL = command -v dot >/dev/null 2>&1 || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
 	fi; \
 	command -v dot >/dev/null 2>&1 || echo "warning: Graphviz (dot) is not installed and could not be (needs root and apt-get); install it to render SVG and PNG"; \
+}
+
+# Headless Chromium and its driver run the viewer's browser test (tests/test_viewer.py), which
+# skips, saying why, where they are missing and cannot be installed this way.
+BROWSER_INSTALL = { command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || { \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi; \
+	command -v chromedriver >/dev/null 2>&1 || echo "warning: chromium and chromedriver are not installed and could not be (needs root and apt-get); the browser test will skip"; \
 }
 
 # Every package, all extras included, at the exact version and hash of the lock file; then archspec
@@ -38,6 +47,9 @@ lock: $(STAMP)
 
 graphviz:
 	@$(GRAPHVIZ_INSTALL)
+
+browser:
+	@$(BROWSER_INSTALL)
 
 # The main job: list, check, summarise and render every bundled spec; results under out/.
 run: $(STAMP) graphviz
@@ -81,7 +93,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) graphviz
+pytest: $(STAMP) graphviz browser
 	$(BIN)/pytest
 
 # Rewrite the golden files under tests/golden from the current code; review the diff before committing.

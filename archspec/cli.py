@@ -400,6 +400,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     spec's block types are printed)."""
     try:
         fmt_name = "dot" if args.list_blocks else _render_format(args)
+        if fmt_name == "html" and (args.level or args.block):
+            raise ValueError(
+                "the html page opens on the blocks view and opens every block itself: drop --level and --block"
+            )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -421,7 +425,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         highlight = diff.highlight(diff.diff(spec, other))
     try:
         view = {"level": args.level or "blocks", "block": args.block, "rankdir": args.rankdir}
-        text = render.to_dot(spec, **view, highlight=highlight)
+        text = render.to_dot(spec, **view, highlight=highlight) if fmt_name != "html" else ""
     except render.UnknownBlock as exc:
         print(f"error: {spec.source}: {exc}", file=sys.stderr)
         return 2
@@ -430,7 +434,12 @@ def cmd_render(args: argparse.Namespace) -> int:
         print(f"error: {refused}", file=sys.stderr)
         return 1
     try:
-        data = render.to_image(text, fmt_name)
+        if fmt_name == "html":
+            from archspec import viewer
+
+            data = viewer.page(spec, highlight).encode("utf-8")
+        else:
+            data = render.to_image(text, fmt_name)
     except render.RenderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -888,6 +897,7 @@ def parser() -> argparse.ArgumentParser:
             "archspec render inception_v4 --block inception_b -o inception_b.png",
             "archspec render my_variant.yaml --level layers -o - > layers.dot",
             "archspec render inception_resnet_v2 --diff inception_resnet_v2_paper -o changes.svg",
+            "archspec render inception_resnet_v2 -o net.html   # one page: open blocks, search, inspect",
         ],
     )  # fmt: skip
     draw.add_argument("-o", "--output", metavar="FILE", help="where to write; - for standard output")

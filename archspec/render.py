@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from archspec.spec import Spec
 
 LEVELS = ("blocks", "layers")
-FORMATS = ("svg", "png", "pdf", "dot")
+FORMATS = ("svg", "png", "pdf", "dot", "html")  # html: the interactive page of archspec.viewer
 RANKDIRS = ("TB", "LR")
 
 INPUT_ID = "@input"  # '@' cannot occur in a spec name, so these never clash with a step or node
@@ -211,8 +211,8 @@ def blocks_dot(spec: Spec, rankdir: str = "TB", highlight: Highlight = PLAIN) ->
                 body.append(edge_line(tail, head, _shape_edge(spec, source)))
     for index, output in enumerate(spec.outputs):
         body.append(edge_line(group_of[spec.node(output).block], f"{OUTPUT_ID}{index}", _shape_edge(spec, output)))
-    title = _title(spec, highlight)
-    return digraph(spec.name, body, {**GRAPH_STYLE, "rankdir": rankdir, "label": title, "labelloc": "t"})
+    heading = network_title(spec, highlight)
+    return digraph(spec.name, body, {**GRAPH_STYLE, "rankdir": rankdir, "label": heading, "labelloc": "t"})
 
 
 def _group_changes(statuses: Sequence[str | None]) -> str:
@@ -228,7 +228,7 @@ def _shape_edge(spec: Spec, source: str) -> dict[str, str]:
     return {"label": f" {fmt(spec.shapes[source])}", "tooltip": source}
 
 
-def _title(spec: Spec, highlight: Highlight = PLAIN) -> str:
+def network_title(spec: Spec, highlight: Highlight = PLAIN) -> str:
     outputs = ", ".join(fmt(spec.shapes[name]) for name in spec.outputs)
     title = f"{spec.name}: {fmt(spec.input_shape)} -> {outputs}, {spec.params:,} params"
     return f"{title}\n{highlight.legend}" if highlight.legend else title
@@ -279,8 +279,11 @@ def _few(names: Sequence[str], limit: int = 4) -> str:
     return ", ".join(names) if len(names) <= limit else ", ".join(names[:limit]) + f" and {len(names) - limit} more"
 
 
-def block_dot(spec: Spec, name: str, rankdir: str = "TB", highlight: Highlight = PLAIN) -> str:
-    """One block instance op by op, its input at the top and its output at the bottom."""
+def block_dot(
+    spec: Spec, name: str, rankdir: str = "TB", highlight: Highlight = PLAIN, every_shape: bool = False
+) -> str:
+    """One block instance op by op, its input at the top and its output at the bottom. Edges into
+    a concat or an add carry their shapes; with `every_shape`, every edge does (the viewer's)."""
     step = find_step(spec, name)
     nodes = [spec.node(name) for name in step.nodes]
     sources = list(step.inputs)
@@ -296,7 +299,8 @@ def block_dot(spec: Spec, name: str, rankdir: str = "TB", highlight: Highlight =
     shortcuts: list[str] = []
     for node in nodes:
         for source in dict.fromkeys(node.inputs):
-            edge = edge_line(external.get(source, source), node.name, _join_edge(spec, node, source))
+            shown = _shape_edge(spec, source) if every_shape else _join_edge(spec, node, source)
+            edge = edge_line(external.get(source, source), node.name, shown)
             # Drawn last, a shortcut goes around the branches instead of through them.
             (shortcuts if node.op == "add" and source in external else body).append(edge)
     body += shortcuts
@@ -348,7 +352,13 @@ def layers_dot(spec: Spec, rankdir: str = "TB", highlight: Highlight = PLAIN) ->
     for node in spec.nodes:
         for source in dict.fromkeys(node.inputs):
             body.append(edge_line(source, node.name, _shape_edge(spec, source)))
-    graph = {**GRAPH_STYLE, "rankdir": rankdir, "ordering": "out", "label": _title(spec, highlight), "labelloc": "t"}
+    graph = {
+        **GRAPH_STYLE,
+        "rankdir": rankdir,
+        "ordering": "out",
+        "label": network_title(spec, highlight),
+        "labelloc": "t",
+    }
     return digraph(spec.name, body, graph)
 
 
@@ -378,18 +388,24 @@ def to_dot(
     raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
 
 
-def to_image(dot_text: str, fmt_name: str, timeout: float = 600.0) -> bytes:
-    """Run Graphviz's `dot` on DOT text: svg, png or pdf bytes (dot is given back as it is)."""
-    if fmt_name == "dot":
-        return dot_text.encode("utf-8")
-    if fmt_name not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt_name!r}")
+def check_size(dot_text: str) -> None:
+    """RenderError for a view with more boxes than Graphviz lays out in reasonable time: its
+    layout grows much faster than linearly, to minutes, then hours."""
     boxes = sum(1 for line in dot_text.splitlines() if _NODE_STATEMENT.match(line))
-    if boxes > MAX_DRAWN_NODES:  # dot's layout grows much faster than linearly: minutes, then hours
+    if boxes > MAX_DRAWN_NODES:
         raise RenderError(
             f"this view has {boxes} boxes, more than Graphviz lays out in reasonable time (limit "
             f"{MAX_DRAWN_NODES}); draw --level blocks or one --block, or write --format dot"
         )
+
+
+def to_image(dot_text: str, fmt_name: str, timeout: float = 600.0) -> bytes:
+    """Run Graphviz's `dot` on DOT text: svg, png or pdf bytes (dot is given back as it is)."""
+    if fmt_name == "dot":
+        return dot_text.encode("utf-8")
+    if fmt_name not in FORMATS or fmt_name == "html":
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt_name!r}")
+    check_size(dot_text)
     program = shutil.which("dot")
     if program is None:
         raise RenderError(
