@@ -1040,7 +1040,7 @@ def parser() -> argparse.ArgumentParser:
         [
             "archspec sweep inception_v4 --set width.multiplier=0.5,0.75,1 --set params.inception_b_blocks=3,5,7",
             "archspec sweep inception_v4 --set input.shape=[149,149,3],[299,299,3] -o runs/v4_sizes",
-            "archspec sweep examples/inception_resnet_v2_tiny --set width.multiplier=0.5,1 --measure torch",
+            "archspec sweep examples/inception_resnet_v2_tiny --set input.shape=[32,32,3],[64,64,3] --measure torch",
         ],
     )  # fmt: skip
     grid.add_argument("-o", "--output", metavar="OUT", help="write OUT.csv, OUT.json and the plot OUT.png")

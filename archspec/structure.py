@@ -193,7 +193,7 @@ class Region:
         items = self.sequence(fork, start)
         refs = []
         for index, chain in enumerate(chains):
-            if chain and index:
+            if chain and (index or items) and (_last(items) if items else start) != fork:
                 if not isinstance(chain[0], Op):
                     raise _Unstructured(layer.id)  # a chain that starts with branches names no input
                 chain[0].refs["input"] = self.name(fork)
@@ -289,7 +289,7 @@ def flat(region: Region, layers: Sequence[Layer], start: str) -> list[Any]:
     previous = start
     for layer in layers:
         op = Op(layer)
-        operands = [region.name(source) if source != INPUT or start == INPUT else INPUT for source in layer.inputs]
+        operands = [region.name(source) for source in layer.inputs]
         if layer.op == "add":
             op.refs["shortcut"] = operands[1]
             if layer.inputs[0] != previous:
@@ -651,9 +651,16 @@ def _network(
     """The `network:` lines, runs of alike instances as repeats, and the layers in node order."""
     top = Region([s for s in steps if isinstance(s, Layer)], INPUT, "")
     ends: dict[str, str] = {}
+    unnamed = Counter(s.block_type for s in steps if isinstance(s, Instance) and identifier(s.path) is None)
+    numbered: Counter[str] = Counter()
     for step in steps:
         if isinstance(step, Instance):
-            name = identifier(step.path) or step.block_type
+            name = identifier(step.path)
+            if name is None or name in top.taken:  # a module that is only an index: named as repeats are
+                name = step.block_type if unnamed[step.block_type] == 1 else None
+                while name is None or name in top.taken:
+                    numbered[step.block_type] += 1
+                    name = f"{step.block_type}_{numbered[step.block_type]}"
             top.taken.add(name)
             ends[step.layers[-1].id] = name
 
@@ -677,7 +684,9 @@ def _network(
             names = [ends[member.layers[-1].id] for member in run]
             entries: dict[str, Any] = {"block": step.block_type}
             if len(run) > 1:
-                entries.update(repeat=len(run), names=names)
+                entries["repeat"] = len(run)
+                if names != [f"{step.block_type}_{k}" for k in range(1, len(run) + 1)]:
+                    entries["names"] = names
             elif names[0] != step.block_type:
                 entries["name"] = names[0]
             if step.entry != previous:

@@ -167,6 +167,41 @@ def test_structure_types_parameters_repeats_and_a_flatten_into_dense() -> None:
     assert imported.spec.shapes["avgpool"] == (4, 4, 16) and imported.spec.shapes["flatten"] == (256,)
 
 
+class Grow(nn.Module):
+    """A dense block's layer: its input and its output concatenated (a concat that reads its fork)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, torch.relu(self.bn(self.conv(x)))], 1)
+
+
+class Gate(nn.Module):
+    """A squeeze-and-excitation gate: the input times a function of itself."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.reduce, self.expand = nn.Conv2d(channels, 2, 1), nn.Conv2d(2, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(self.expand(torch.relu(self.reduce(x.mean((2, 3), keepdim=True)))))
+
+
+def test_joins_that_are_not_branches_name_their_operands() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Sequential(Grow(8), Grow(12), Grow(16)), Gate(20)).eval()
+    randomize_statistics(model)
+    imported = importer.import_model(model, input_shape=(16, 16, 3))
+    text = imported.text
+    assert "  grow:\n    body:\n      - {op: conv, name: conv, kernel: 3x3, filters: 4, bias: true}\n" in text
+    assert "      - {op: concat, inputs: [input, conv]}\n" in text
+    assert "      - {op: multiply, inputs: [input, expand]}\n" in text
+    assert "  - {block: grow, repeat: 3}\n" in text  # modules named by an index: grow_1 .. grow_3
+    assert imported.spec.output_shape == (14, 14, 20) and imported.difference <= 1e-12  # a valid 3x3 first
+
+
 class Norm(nn.Module):
     def __init__(self) -> None:
         super().__init__()

@@ -100,8 +100,8 @@ class _Tracer(fx.Tracer):
 
 @dataclass
 class _Raw:
-    """A traced op before the joins: its layer, the modules whose tensors it carries, and a
-    pending kind (`batchnorm`, `activation`, `scale`) until it is joined to its neighbour."""
+    """A traced op: its layer, and the modules whose tensors it carries (`conv`, `bn`, `linear`),
+    more than one where a batch norm joined the conv before it."""
 
     layer: Layer
     modules: dict[str, Any] = field(default_factory=dict)  # conv, bn, linear: the modules it carries
@@ -281,25 +281,12 @@ class _Mapper:
             norm.update(scale=False, center=False)
         raw.layer.attrs["bn"] = norm
         raw.modules["bn"] = bn
-        self._absorb(raw, path)
         drop, act = getattr(bn, "drop", None), getattr(bn, "act", None)
         if drop is not None and not isinstance(drop, nn.Identity):
             raise ImportFailure(f"{path}.drop ({type(drop).__name__}): dropout inside a batch norm")
         if act is not None and not isinstance(act, nn.Identity):
             raw.layer.attrs["activation"] = _module_activation(act, f"{path}.act ({type(act).__name__})")
         return raw.layer.id
-
-    def _absorb(self, raw: _Raw, path: str) -> None:
-        """Where a conv and its batch norm are all of one module (a ConvNormAct, a BasicConv2d),
-        the op is named after that module and no longer sits inside it."""
-        layer = raw.layer
-        parent = layer.scope[-1] if layer.scope else None
-        if parent is None or layer.path is None:
-            return
-        children = {name for name, _ in self.model.get_submodule(parent.path).named_children()}
-        mine = {p.rsplit(".", 1)[-1] for p in (layer.path, path)}
-        if children <= mine | {"act", "relu", "drop"} and not parent.container:
-            layer.path, layer.scope = parent.path, layer.scope[:-1]
 
     def _activation(self, node: fx.Node, source: str, fn: str, path: str | None) -> str:
         """An activation joins the op before it when that op has none and nothing else reads it."""
@@ -510,11 +497,6 @@ def _global_flatten(raws: list[_Raw], outputs: list[str]) -> list[_Raw]:
         if pool and pool.layer.op == "global_avgpool" and pool.layer.attrs["keepdims"] and users[pool.layer.id] == 1:
             pool.layer.attrs["keepdims"] = False
             gone[layer.id] = pool.layer.id
-            path = pool.layer.path
-            both = pool.layer.scope[-1:] == layer.scope[-1:] and path is not None and layer.path is not None
-            if both and pool.layer.scope and path is not None and pool.layer.scope[-1].path == path.rpartition(".")[0]:
-                # A module that is the pool and the flatten (timm's SelectAdaptivePool2d) names the op.
-                pool.layer.path, pool.layer.scope = pool.layer.scope[-1].path, pool.layer.scope[:-1]
     kept = [raw for raw in raws if raw.layer.id not in gone]
     for raw in kept:
         raw.layer.inputs = tuple(gone.get(i, i) for i in raw.layer.inputs)
@@ -535,7 +517,22 @@ def trace(model: nn.Module) -> tuple[list[_Raw], list[str]]:
             f"torch.fx cannot trace the model: {type(exc).__name__}: {str(exc).splitlines()[0]}"
         ) from None
     raws, outputs = _Mapper(model, graph).run()
-    return _global_flatten(raws, outputs), outputs
+    raws = _global_flatten(raws, outputs)
+    _named_by_their_modules(raws)
+    return raws, outputs
+
+
+def _named_by_their_modules(raws: Sequence[_Raw]) -> None:
+    """An op that is all its module computes (a ConvNormAct's conv, batch norm and activation;
+    timm's SelectAdaptivePool2d) is named after that module, and no longer sits inside it."""
+    ops_in: dict[Scope, int] = {}
+    for raw in raws:
+        for scope in raw.layer.scope:
+            ops_in[scope] = ops_in.get(scope, 0) + 1
+    for raw in raws:
+        layer = raw.layer
+        while layer.scope and not layer.scope[-1].container and ops_in[layer.scope[-1]] == 1:
+            layer.path, layer.scope = layer.scope[-1].path, layer.scope[:-1]
 
 
 def _neutral_weights(spec: Spec, order: Sequence[str], raws: dict[str, _Raw]) -> dict[str, np.ndarray]:
