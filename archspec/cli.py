@@ -301,6 +301,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2 if "expected MODULE:FACTORY" in str(exc) else 1
     outputs = [args.output, *([args.weights] if args.weights else [])]
+    if args.weights and Path(args.weights).absolute() == Path(args.output).absolute():
+        print("error: -o and --weights name the same file; the spec and its weights are two files", file=sys.stderr)
+        return 2
     inputs = [Path(args.model.rpartition(":")[0])] if args.model.rpartition(":")[0].endswith(".py") else []
     refused = next((r for r in (_refusal(o, args.force, inputs) for o in outputs) if r), None)
     if refused:

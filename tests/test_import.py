@@ -297,6 +297,10 @@ def test_the_command_writes_a_spec_that_checks_and_weights_that_fit(tmp_path: Pa
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         assert np.allclose(original(x).numpy(), model(x).numpy(), atol=1e-5)
+    same = run_archspec(
+        "import", "models.py:small", "--input", "32x32x3", "-o", "x.yaml", "--weights", "x.yaml", cwd=tmp_path
+    )
+    assert same.returncode == 2 and "name the same file" in same.stderr and not (tmp_path / "x.yaml").exists()
     # Nothing is replaced without --force.
     again = run_archspec("import", "models.py:small", "--input", "32x32x3", "-o", "small.yaml", cwd=tmp_path)
     assert again.returncode == 1 and "small.yaml exists; pass --force" in again.stderr
