@@ -70,11 +70,12 @@ run: $(STAMP) graphviz
 		fi; \
 		$(BIN)/archspec render $$spec --force -o out/$$name.blocks.svg && \
 		$(BIN)/archspec render $$spec --force -o out/$$name.blocks.png && \
-		$(BIN)/archspec render $$spec --force --level layers -o out/$$name.layers.svg || exit 1; \
+		$(BIN)/archspec render $$spec --force --level layers -o out/$$name.layers.svg && \
+		$(BIN)/archspec render $$spec --force -o out/$$name.html || exit 1; \
 		for block in $$($(BIN)/archspec render $$spec --list-blocks); do \
 			$(BIN)/archspec render $$spec --force --block $$block -o out/$$name.block.$$block.svg || exit 1; \
 		done; \
-		echo "wrote out/$$name.blocks.{dot,svg,png}, out/$$name.layers.svg and out/$$name.block.*.svg"; \
+		echo "wrote out/$$name.blocks.{dot,svg,png}, out/$$name.layers.svg, out/$$name.html and out/$$name.block.*.svg"; \
 	done
 	@for spec in $(ERRATA); do \
 		name=$$(basename $$spec .yaml); \
