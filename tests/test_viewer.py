@@ -122,6 +122,17 @@ def opened(browser: Any, path: Path) -> float:
     return float(browser.execute_script("return performance.now()"))
 
 
+def results(browser: Any, count: int) -> list[Any]:
+    """The search results once there are `count` of them (the search waits for typing to pause),
+    or what there is after ten seconds."""
+    for _ in range(200):
+        found = browser.find_elements("css selector", "#results li")
+        if len(found) == count:
+            return list(found)
+        time.sleep(0.05)
+    return list(browser.find_elements("css selector", "#results li"))
+
+
 def errors(browser: Any) -> list[dict[str, Any]]:
     return [entry for entry in browser.get_log("browser") if entry["level"] in ("SEVERE", "ERROR")]
 
@@ -170,14 +181,12 @@ def test_expanding_searching_and_selecting_show_the_summary_s_figures(browser: A
     # Search by name and by op kind; a result opens the way to its node and selects it.
     box = browser.find_element(by, "#search")
     box.send_keys("block8_10/res")
-    time.sleep(0.4)
-    hits = browser.find_elements(by, "#results li")
+    hits = results(browser, 1)
     assert [h.get_attribute("data-id") for h in hits] == ["block8_10/residual"]
     hits[0].click()
     assert browser.find_element(by, "#panel h2").text == "block8_10/residual"
     assert browser.find_elements(by, '[data-id="block8_10/residual"].selected')
     box.clear()
     box.send_keys("add")
-    time.sleep(0.4)
-    assert len(browser.find_elements(by, "#results li")) == 40  # the residual add of every block
+    assert len(results(browser, 40)) == 40  # the residual add of every block
     assert errors(browser) == []
