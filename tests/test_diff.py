@@ -9,10 +9,10 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from library import NETWORKS, run_archspec
 
 import archspec
 from archspec import diff, render
-from tests.library import NETWORKS, run_archspec
 
 
 @cache

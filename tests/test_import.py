@@ -11,6 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from library import run_archspec  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
@@ -18,8 +19,8 @@ import archspec  # noqa: E402
 from archspec.backends import weights as neutral  # noqa: E402
 from archspec.backends.torch import build, importer, set_weights  # noqa: E402
 from benchmarks.reference import import_timm, import_torchvision  # noqa: E402
-from tests.conftest import ROOT  # noqa: E402
-from tests.library import run_archspec  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def reference(source: str, name: str) -> nn.Module:

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from library import run_archspec
 
 import archspec
 from archspec import sweep, width
 from archspec.errors import SpecError
-from tests.library import run_archspec
 
 
 def test_an_axis_reads_its_values_as_a_yaml_list() -> None:

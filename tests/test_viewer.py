@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from library import NETWORKS, run_archspec
 
 import archspec
 from archspec import diff, viewer
-from tests.library import NETWORKS, run_archspec
 
 pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="the page embeds Graphviz's layout; dot is missing")
 
