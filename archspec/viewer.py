@@ -159,11 +159,14 @@ def _instance_layout(
 
 def model(spec: Spec, highlight: Highlight = PLAIN, timeout: float = 600.0) -> dict[str, Any]:
     """Everything the page shows, JSON-ready."""
-    activation = {name: cost.activation_bytes for name, cost in spec.costs.items()}
-    totals = {"params": spec.params, "macs": spec.macs, "activation_bytes": sum(activation.values())}
+    summary = spec.summary()  # the figures `archspec summary` prints, which the panel must equal
+    totals = {key: summary[key] for key in ("params", "macs", "activation_bytes")}
+    figures = {entry["name"]: entry for entry in summary["nodes"]}
+    blocks = {entry["name"]: entry for entry in summary["blocks"]}
+    activation = {name: entry["activation_bytes"] for name, entry in figures.items()}
     nodes = {}
     for node in spec.nodes:
-        cost = spec.costs[node.name]
+        cost = figures[node.name]
         nodes[node.name] = {
             "op": node.op,
             "label": kind(node.op).label(node),
@@ -172,9 +175,9 @@ def model(spec: Spec, highlight: Highlight = PLAIN, timeout: float = 600.0) -> d
             "inputs": list(node.inputs),
             "input_shapes": [fmt(spec.shapes[i]) for i in node.inputs],
             "output_shape": fmt(spec.shapes[node.name]),
-            "params": cost.params,
-            "macs": cost.macs,
-            "activation_bytes": cost.activation_bytes,
+            "params": cost["params"],
+            "macs": cost["macs"],
+            "activation_bytes": cost["activation_bytes"],
             "source": _source(node.pos),
             "status": highlight.nodes.get(node.name),
         }
@@ -186,8 +189,8 @@ def model(spec: Spec, highlight: Highlight = PLAIN, timeout: float = 600.0) -> d
             "type": step.type,
             "kind": step.kind,
             "output_shape": fmt(spec.shapes[step.output]),
-            "params": sum(spec.costs[n].params for n in step.nodes),
-            "macs": sum(spec.costs[n].macs for n in step.nodes),
+            "params": blocks[step.name]["params"],
+            "macs": blocks[step.name]["macs"],
             "activation_bytes": sum(activation[n] for n in step.nodes),
             "source": _source(step.pos),
             "nodes": list(step.nodes),

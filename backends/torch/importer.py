@@ -37,6 +37,7 @@ from torch import fx, nn
 
 from archspec import structure
 from archspec.backends import weights as neutral
+from archspec.backends.torch import _to_neutral
 from archspec.spec import Spec, load
 from archspec.structure import INPUT, Header, Layer, Scope
 
@@ -556,28 +557,27 @@ def _neutral_weights(spec: Spec, order: Sequence[str], raws: dict[str, _Raw]) ->
 
 
 def _tensors(raw: _Raw, spec: Spec, source: str | None) -> dict[str, np.ndarray]:
-    def array(t: torch.Tensor) -> np.ndarray:
-        return t.detach().cpu().float().numpy()
-
+    """A layer's tensors by neutral role, in the layouts the torch backend converts to."""
     found: dict[str, np.ndarray] = {}
     conv, bn, linear = raw.modules.get("conv"), raw.modules.get("bn"), raw.modules.get("linear")
     if conv is not None:
-        found["kernel"] = array(conv.weight).transpose(2, 3, 1, 0)  # (out, in, kh, kw) -> (kh, kw, in, out)
+        found["kernel"] = _to_neutral("kernel", conv.weight, ())
         if conv.bias is not None:
-            found["bias"] = array(conv.bias)
+            found["bias"] = _to_neutral("bias", conv.bias, ())
     if bn is not None:
+        roles = {"moving_mean": bn.running_mean, "moving_variance": bn.running_var}
         if bn.affine:
-            found["gamma"], found["beta"] = array(bn.weight), array(bn.bias)
-        found["moving_mean"], found["moving_variance"] = array(bn.running_mean), array(bn.running_var)
+            roles.update(gamma=bn.weight, beta=bn.bias)
+        found.update({role: _to_neutral(role, tensor, ()) for role, tensor in roles.items()})
     if linear is not None:
-        kernel = array(linear.weight)  # (out, in); a flattened map's inputs are (C, H, W) in PyTorch
+        weight = linear.weight.detach()  # (out, in); a flattened map's inputs are (C, H, W) in PyTorch
         shape = spec.shapes[spec.node(source).inputs[0]] if source and spec.node(source).op == "flatten" else None
         if shape is not None and len(shape) == 3:
             h, w, c = shape
-            kernel = kernel.reshape(-1, c, h, w).transpose(0, 2, 3, 1).reshape(kernel.shape[0], -1)
-        found["kernel"] = kernel.T
+            weight = weight.reshape(-1, c, h, w).permute(0, 2, 3, 1).reshape(weight.shape[0], -1)
+        found["kernel"] = _to_neutral("kernel", weight, ())
         if linear.bias is not None:
-            found["bias"] = array(linear.bias)
+            found["bias"] = _to_neutral("bias", linear.bias, ())
     return found
 
 
