@@ -10,13 +10,15 @@ point forward; cycles that this makes possible are caught by the lint stage.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from archspec import expr, ops, preprocess
-from archspec.errors import Collector, Pos, did_you_mean
+from archspec.errors import Collector, Diagnostic, Pos, did_you_mean
 from archspec.ir import Node, Step
 from archspec.limits import MAX_GRAPH_NODES
 from archspec.loader import Map
@@ -97,6 +99,7 @@ class Expansion:
     # the last step: only chosen outputs may leave part of the network unused.
     chosen_at: Pos | None = None
     preprocess: Preprocess | None = None
+    warnings: tuple[Diagnostic, ...] = ()  # values a variant or override sets that change nothing
 
 
 class _Abandon(Exception):
@@ -109,14 +112,49 @@ def expand(
     errors: Collector,
     input_shape: tuple[int, int, int] | None = None,
     outputs: tuple[str, ...] | None = None,
+    changed: Callable[[Pos], bool] = lambda pos: False,
 ) -> Expansion:
-    return _Expander(doc, errors).run(default_name, input_shape, outputs)
+    """The document's network as IR nodes. `changed` tells the values a variant or an override
+    wrote: each of those that nothing uses gets a warning, since it looks like a change and is none."""
+    return _Expander(doc, errors).run(default_name, input_shape, outputs, changed)
+
+
+def continued_names(written: Sequence[str], count: int) -> list[str]:
+    """`count` instance names: those written, then the numbering of the last one continued
+    (`mixed_5e` -> `mixed_5f`, `block12` -> `block13`, `stem` -> `stem_2`), so that any depth
+    can be swept without writing every name."""
+    names = list(written[:count])
+    while len(names) < count:
+        names.append(_next_name(names[-1]))
+    return names
+
+
+def _next_name(name: str) -> str:
+    if digits := re.fullmatch(r"(.*?)([0-9]+)", name):
+        prefix, number = digits.groups()
+        return f"{prefix}{int(number) + 1:0{len(number)}d}"
+    if letters := re.fullmatch(r"(.*[0-9_])([a-z]+|[A-Z]+)", name):
+        prefix, tail = letters.groups()
+        first = "a" if tail.islower() else "A"
+        value = 0
+        for ch in tail:  # letters as a bijective base-26 number: z is followed by aa
+            value = value * 26 + ord(ch) - ord(first) + 1
+        value += 1
+        out = ""
+        while value:
+            value, digit = divmod(value - 1, 26)
+            out = chr(ord(first) + digit) + out
+        return prefix + out
+    return f"{name}_2"
 
 
 class _Expander:
     def __init__(self, doc: Map, errors: Collector):
         self.doc = doc
         self.errors = errors
+        self.defaults_used: set[tuple[str, str]] = set()  # (block, parameter) whose default an instance took
+        self.read: set[int] = set()  # id() of every Bound a reference resolved to
+        self.instantiated: set[str] = set()  # the blocks with at least one instance
         self.blocks: Map = doc.get("blocks", Map())
         self.defaults: Map = doc.get("defaults", Map())
         self.pending: list[_Pending] = []
@@ -133,7 +171,11 @@ class _Expander:
                 continue
 
     def run(
-        self, default_name: str, input_shape: tuple[int, int, int] | None, chosen: tuple[str, ...] | None
+        self,
+        default_name: str,
+        input_shape: tuple[int, int, int] | None,
+        chosen: tuple[str, ...] | None,
+        changed: Callable[[Pos], bool],
     ) -> Expansion:
         root = Scope("", None, closed=True, params=self.globals)
         self._add_input(root, input_shape)
@@ -159,7 +201,31 @@ class _Expander:
         nodes = tuple(self._finish(p) for p in self.pending)
         resolved = tuple(name for name in (self._resolve(o) for o in outputs) if name)
         name = str(self.doc.get("name", default_name))
-        return Expansion(name, nodes, resolved, tuple(self.steps), chosen_at, self.preprocess)
+        warnings = self._unused(changed)
+        return Expansion(name, nodes, resolved, tuple(self.steps), chosen_at, self.preprocess, warnings)
+
+    def _unused(self, changed: Callable[[Pos], bool]) -> tuple[Diagnostic, ...]:
+        """Warnings for the parameter values a variant or override changed that nothing uses: a
+        network parameter no step reads, a block's default that every instance overrides."""
+        found = []
+        params: Map = self.doc.get("params", Map())
+        for key, bound in self.globals.items():
+            if id(bound) not in self.read and changed(params.at(key)):
+                message = f"parameter '{key}' changes nothing: no step or block reads ${key}"
+                found.append(Diagnostic(params.at(key), message, severity="warning"))
+        for block_name, block in self.blocks.items():
+            declared: Map = block.get("params", Map())
+            for key, default in declared.items():
+                if default is None or block_name not in self.instantiated or (block_name, key) in self.defaults_used:
+                    continue
+                if changed(declared.at(key)):
+                    message = (
+                        f"the default {key} of block '{block_name}' changes nothing: every instance "
+                        f"passes its own '{key}' under 'with:'"
+                    )
+                    hint = f"change the 'with:' of the '{block_name}' steps, or remove '{key}' there to use the default"
+                    found.append(Diagnostic(declared.at(key), message, hint, severity="warning"))
+        return tuple(found)
 
     def _add_input(self, root: Scope, override: tuple[int, int, int] | None) -> None:
         spec_input = self.doc.get("input")
@@ -256,10 +322,8 @@ class _Expander:
             raise _Abandon
         params = self._bind(block, step, scope)
         repeat = self._count(step, scope)
-        names = step.get("names")
-        if names is not None and len(names) < repeat:  # more is fine: a variant may repeat less
-            self.errors.error(step.at("names"), f"'names' has {len(names)} entries but repeat is {repeat}")
-            raise _Abandon
+        names = continued_names(step["names"], repeat) if "names" in step else None
+        self.instantiated.add(block_name)
         base = step.get("name") or block_name
         out: str | Ref = source
         self.stack.append(block_name)
@@ -303,6 +367,7 @@ class _Expander:
         for key, default in declared.items():
             if key in bound:
                 continue
+            self.defaults_used.add((step["block"], key))
             if default is None:
                 self.errors.error(
                     step.pos,
@@ -339,7 +404,9 @@ class _Expander:
         table = scope.param_table()
         name = value[1:]
         if name in table:  # a bare `$name` keeps the position of the value it stands for
+            self.read.add(id(table[name]))
             return table[name].value, table[name].pos
+        self.read.update(id(table[word]) for word in re.findall(r"[A-Za-z_]\w*", value) if word in table)
         try:
             return expr.resolve(value, {k: b.value for k, b in table.items()}), pos
         except expr.ExprError as exc:

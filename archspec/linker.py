@@ -5,6 +5,11 @@ base spec: the base is resolved first and this file's values are merged over it,
 by key and everything else replaced, so a variant is a few lines. Paths are relative to the file
 that names them and must stay inside the spec roots; `archspec:NAME` names a bundled spec.
 Every file is checked against the schema on its own, so errors point into the file that has them.
+
+The spec roots are the folder of the spec being loaded, the root of the project it lies in (the
+nearest folder above it with a `.archspec-root` file, or a Git or Mercurial checkout), any the
+caller adds, and the bundled specs: so `variants/wide.yaml` may extend `../base/mini.yaml` in one
+project, and no spec can read a file outside its project.
 """
 
 from __future__ import annotations
@@ -34,6 +39,18 @@ def display_name(path: Path) -> str:
     return text if len(text) <= MAX_SHOWN else f"{text[:60]}...{text[-40:]} ({len(text)} characters)"
 
 
+PROJECT_MARKERS = (".archspec-root", ".git", ".hg")  # what makes a folder a project's root
+
+
+def project_root(folder: Path) -> Path | None:
+    """The root of the project a spec's folder lies in: the nearest folder, the spec's own or
+    one above it, that holds a `.archspec-root` file or is a Git or Mercurial checkout."""
+    for candidate in (folder, *folder.parents):
+        if any((candidate / marker).exists() for marker in PROJECT_MARKERS):
+            return candidate
+    return None
+
+
 def resolve(path: Path, where: Pos) -> Path:
     """The absolute path, symlinks followed; SpecError for a path that cannot name a file or whose
     symlinks loop."""
@@ -52,6 +69,7 @@ class Linker:
         self.files: list[Path] = []  # each file read, once, in the order first read
         self.opened = 0  # files read, each time one is included or extended
         self.bytes = 0
+        self.variants: set[str] = set()  # the files that extend another: what they write changes it
 
     def link_file(self, path: Path) -> Map:
         where = Pos(display_name(path), 1, 1)
@@ -104,6 +122,7 @@ class Linker:
                 blocks.key_pos[block] = included["blocks"].key_pos[block]
                 blocks.value_pos[block] = included["blocks"].value_pos[block]
         if "extends" in tree:
+            self.variants.add(tree.pos.file)
             where = tree.at("extends")
             try:
                 base = self._resolve(self._find(tree["extends"], base_dir, where), where)

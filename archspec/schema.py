@@ -39,7 +39,8 @@ def with_op_kinds(rules: dict[str, Any]) -> dict[str, Any]:
             defs[key] = value
     properties = dict(rules["properties"])
     kinds = [k.name for k in ops.REGISTRY.values() if k.in_network]
-    properties["defaults"] = {**properties["defaults"], "propertyNames": {"enum": kinds}}
+    per_kind = {k.name: _attribute_schema(k) for k in ops.REGISTRY.values() if k.in_network}
+    properties["defaults"] = {**properties["defaults"], "propertyNames": {"enum": kinds}, "properties": per_kind}
     return {**rules, "properties": properties, "$defs": defs}
 
 
@@ -55,7 +56,9 @@ def _op_schema(kind: ops.OpKind) -> dict[str, Any]:
     properties = {"op": {"type": "string"}, "name": {"$ref": "#/$defs/name"}, "input": {"$ref": "#/$defs/ref"}}
     properties.update(_OPERANDS[kind.operands])
     properties.update({attr: {"$ref": f"#/$defs/{ops.SCHEMA_TYPES[attr]}"} for attr in kind.attrs})
-    required = _REQUIRED_OPERANDS[kind.operands] + [a for a, default in kind.attrs.items() if default is ops.REQUIRED]
+    # Attributes without a default are not required here: `defaults:` may give them (a conv's
+    # kernel for every conv), which only the expander, merging the two, can see.
+    required = _REQUIRED_OPERANDS[kind.operands]
     return {
         "type": "object",
         "description": kind.description,
@@ -63,6 +66,12 @@ def _op_schema(kind: ops.OpKind) -> dict[str, Any]:
         "required": required,
         "additionalProperties": False,
     }
+
+
+def _attribute_schema(kind: ops.OpKind) -> dict[str, Any]:
+    """What `defaults:` may set for one kind: its attributes."""
+    properties = {attr: {"$ref": f"#/$defs/{ops.SCHEMA_TYPES[attr]}"} for attr in kind.attrs}
+    return {"type": "object", "properties": properties, "additionalProperties": False}
 
 
 def _op_step() -> dict[str, Any]:

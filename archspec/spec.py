@@ -20,9 +20,10 @@ from archspec.errors import Collector, Diagnostic, Pos, SpecError
 from archspec.expand import Expansion, expand
 from archspec.graph import Graph
 from archspec.ir import Node, Step
-from archspec.linker import Linker, display_name, resolve
+from archspec.linker import Linker, display_name, project_root, resolve
 from archspec.lint import lint
 from archspec.loader import Map, check_path
+from archspec.overrides import PREFIX as OVERRIDE_PREFIX
 from archspec.overrides import apply as apply_overrides
 from archspec.preprocess import Preprocess
 from archspec.shapes import Shape, infer
@@ -39,10 +40,11 @@ class Spec:
     shapes: Mapping[str, Shape]
     costs: Mapping[str, Cost]
     files: tuple[Path, ...] = ()  # every file read to make it, the spec's own first: never to be written over
-    notes: tuple[Diagnostic, ...] = ()  # what check prints beside "ok": the nodes chosen outputs left out
+    notes: tuple[Diagnostic, ...] = ()  # what check prints beside "ok": values that change nothing, nodes left out
     preprocess: Preprocess | None = None  # how images become the input; None only for a failed input
     classes: tuple[str, ...] | None = None  # a name per unit of the (first) output, where the spec gives them
     origin: tuple[str | Path, dict[str, Any]] | None = None  # load's arguments: the source and the keywords
+    tuple_outputs: bool = False  # the model returns a tuple (Keras: a list) even of one output
 
     @cached_property
     def nodes(self) -> tuple[Node, ...]:
@@ -84,10 +86,12 @@ class Spec:
     def summary(self) -> dict[str, Any]:
         return summarize(self)
 
-    def with_outputs(self, outputs: Sequence[str]) -> Spec:
+    def with_outputs(self, outputs: Sequence[str], as_tuple: bool = False) -> Spec:
         """The same spec with other outputs, any nodes by name (`mixed_6e`, `mixed_6a/concat_0`):
-        the part of the network that none of them needs is left out. A feature extractor."""
-        return self._reloaded(outputs=tuple(outputs), num_classes=None)  # new outputs end in no changed layer
+        the part of the network that none of them needs is left out. A feature extractor; with
+        `as_tuple`, its model returns a tuple however many outputs there are."""
+        # New outputs end in no changed layer, so num_classes goes.
+        return self._reloaded(outputs=tuple(outputs), num_classes=None, tuple_outputs=as_tuple)
 
     def with_num_classes(self, num_classes: int) -> Spec:
         """The same spec with `num_classes` units in its final dense layer (timm's
@@ -140,13 +144,15 @@ def load(
     roots: tuple[Path, ...] = (),
     num_classes: int | None = None,
     overrides: Sequence[str] = (),
+    tuple_outputs: bool = False,
 ) -> Spec:
     """A spec to a checked Spec; raises SpecError with every problem. `source` is a file's path,
     a bundled spec's name (`inception_v4`, as `archspec list` shows them) or YAML text;
     `overrides` are `KEY=VALUE` changes, as the command line's `--set` (`archspec.overrides`)."""
     path = locate(source)
     if path is not None:
-        linker = Linker([resolve(path, Pos(display_name(path), 1, 1)).parent, *roots])
+        folder = resolve(path, Pos(display_name(path), 1, 1)).parent
+        linker = Linker([folder, *filter(None, [project_root(folder)]), *roots])
         document = linker.link_file(path)
         name, where = path.stem, display_name(path)
     else:
@@ -156,13 +162,17 @@ def load(
         name, where = "network", "<string>"
     document = apply_overrides(document, overrides)
     errors = Collector()
-    expansion = expand(document, name, errors, input_shape, outputs)
+
+    def changed(pos: Pos) -> bool:  # written by a variant or an override: meant to change something
+        return pos.file in linker.variants or pos.file.startswith(OVERRIDE_PREFIX)
+
+    expansion = expand(document, name, errors, input_shape, outputs, changed)
     errors.raise_if_any()
     if num_classes is not None:
         expansion = _with_units(expansion, num_classes)
     expansion = width.scaled(expansion, document.get("width"))
     graph = ir_graph.build(expansion)
-    notes = _dropped_note(graph, expansion.chosen_at)
+    notes = expansion.warnings + _dropped_note(graph, expansion.chosen_at)
     lint(graph, errors)
     errors.raise_if_any()
     shapes = infer(graph, errors)
@@ -182,6 +192,7 @@ def load(
         notes=notes,
         preprocess=expansion.preprocess,
         classes=classes,
+        tuple_outputs=tuple_outputs or len(expansion.outputs) > 1,
         origin=(
             source if path is None else path.absolute(),
             {
@@ -190,6 +201,7 @@ def load(
                 "roots": roots,
                 "num_classes": num_classes,
                 "overrides": tuple(overrides),
+                "tuple_outputs": tuple_outputs,
             },
         ),
     )

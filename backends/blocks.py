@@ -195,9 +195,9 @@ def _block_class(
             known = channels.get(inputs[0])
             if all(w == widths[0] for w in widths):
                 in_channels = Value(literal=widths[0])
-            elif known is not None and not known.is_literal:
+            elif known is not None and not known.is_literal and _evaluate(known, args) == widths:
                 in_channels = known
-            else:
+            else:  # a width the arguments cannot express, or one that is wrong: never trusted unchecked
                 in_channels = Value(source=argument(f"{rel.replace('/', '_')}_in_channels", widths))
         channels[rel] = _width(node, attrs, [channels.get(i) for i in inputs])
         template.append(TemplateNode(rel, node.op, inputs, attrs, in_channels))
@@ -217,7 +217,9 @@ def _width(node: Node, attrs: dict[str, Value], inputs: list[Value | None]) -> V
     kind = ops.kind(node.op)
     if kind.width is not None:
         return attrs[kind.width]
-    if kind.operands == "inputs":  # joined along channels
+    if kind.keeps_width:
+        return inputs[0] if inputs else None
+    if kind.sums_widths:
         if any(v is None for v in inputs):
             return None
         parts = [v for v in inputs if v is not None]
@@ -226,7 +228,23 @@ def _width(node: Node, attrs: dict[str, Value], inputs: list[Value | None]) -> V
         constant = sum(p.literal for p in parts if p.is_literal)
         terms = [str(p.source) for p in parts if not p.is_literal] + ([str(constant)] if constant else [])
         return Value(source=" + ".join(terms))
-    return inputs[0] if kind.keeps_width and inputs else None
+    return None
+
+
+def _evaluate(width: Value, args: dict[str, list[Any]]) -> list[int] | None:
+    """A width's value in each instance, from the arguments its source sums (`in_channels + c7 +
+    64`); None where the source is anything else. What the class computes is checked against the
+    shapes the front end inferred, so that no rule written here can size a layer wrongly."""
+    count = len(next(iter(args.values()))) if args else 0
+    totals = [0] * count
+    for term in str(width.source).split(" + "):
+        if term.isdigit():
+            totals = [t + int(term) for t in totals]
+        elif term in args and all(isinstance(v, int) and not isinstance(v, bool) for v in args[term]):
+            totals = [t + v for t, v in zip(totals, args[term], strict=True)]
+        else:
+            return None
+    return totals
 
 
 Run = list[PlannedStep]
@@ -297,7 +315,7 @@ def head_start(spec: Spec, plan: Plan) -> int | None:
     """Where the head starts, if the network splits into features and head (`forward_features`,
     `forward_head`): the first step whose result is a vector, provided the network has one output
     and the head reads the features only through that step's one input."""
-    if len(plan.outputs) != 1:
+    if len(plan.outputs) != 1 or spec.tuple_outputs:
         return None
     for index, planned in enumerate(plan.steps):
         if len(planned.results) == 1 and len(spec.shapes[planned.results[0]]) == 1:

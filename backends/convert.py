@@ -64,11 +64,10 @@ def write(fmt: str, weights: dict[str, np.ndarray], path: Path | str, spec: Spec
 def _read_torch(path: Path | str, spec: Spec) -> dict[str, np.ndarray]:
     import torch
 
-    from archspec.backends import tensor_file
     from archspec.backends import torch as backend
 
     model = backend.build(spec)
-    state = {key: torch.from_numpy(array) for key, array in tensor_file.read(path).items()}
+    state = {key: torch.from_numpy(array) for key, array in neutral.load(path, layout="torch").items()}
     wanted = model.state_dict()
     for key, tensor in wanted.items():
         if key not in state:
@@ -91,7 +90,7 @@ def _write_torch(weights: dict[str, np.ndarray], path: Path | str, spec: Spec) -
 
     model = backend.build(spec)
     backend.set_weights(model, weights)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path), metadata={neutral.LAYOUT: "torch"})
 
 
 def _read_keras(path: Path | str, spec: Spec) -> dict[str, np.ndarray]:

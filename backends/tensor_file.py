@@ -79,6 +79,11 @@ def _as_float32(key: str, array: np.ndarray) -> np.ndarray:
 
 def read(path: Path | str) -> dict[str, np.ndarray]:
     """Every array of a safetensors file, by key; ValueError for a file that is not one."""
+    return read_with_metadata(path)[0]
+
+
+def read_with_metadata(path: Path | str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Every array of a safetensors file and the string metadata its header carries."""
     # Opened without blocking and checked on the descriptor: a FIFO or a device is refused, not read.
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     with os.fdopen(fd, "rb") as f:
@@ -98,7 +103,9 @@ def read(path: Path | str) -> dict[str, np.ndarray]:
             raise ValueError("its header is not JSON") from None
         if not isinstance(header, dict):
             raise ValueError("its header is not a JSON object")
-        header.pop("__metadata__", None)
+        metadata = header.pop("__metadata__", None)
+        if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+            metadata = {}
         data_size = size - 8 - length
         arrays = {}
         for key, entry in header.items():
@@ -117,7 +124,7 @@ def read(path: Path | str) -> dict[str, np.ndarray]:
                 )
             f.seek(8 + length + start)
             arrays[key] = _as_float32(key, _decode(dtype, f.read(end - start), tuple(shape)))
-    return arrays
+    return arrays, metadata
 
 
 def _offsets(key: str, entry: object, data_size: int) -> tuple[int, int]:

@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 
     from archspec.spec import Spec
 
-ROLES = ("kernel", "depthwise_kernel", "pointwise_kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance")
-
 
 def key(node: str, role: str) -> str:
     return f"{node}/{role}"
@@ -64,18 +62,31 @@ def check(spec: Spec, weights: dict[str, np.ndarray]) -> None:
         raise BackendError(f"weights have {len(extra)} arrays the spec does not use, first '{extra[0]}'")
 
 
+# Files archspec writes say in their metadata which layout they hold, so that a file of one
+# layout is never read as another: a square kernel (a 4096x4096 dense layer) has the same shape
+# in both, and only this tells them apart. Files written elsewhere carry none and are checked
+# by their keys and shapes alone.
+LAYOUT = "archspec_layout"
+
+
 def save(weights: dict[str, np.ndarray], path: Path | str) -> None:
     import numpy as np
     from safetensors.numpy import save_file
 
     # safetensors writes an array's buffer as it lies in memory: a transposed view would be
     # stored scrambled, so every array is made C-contiguous first.
-    save_file({k: np.ascontiguousarray(v) for k, v in sorted(weights.items())}, str(path))
+    arrays = {k: np.ascontiguousarray(v) for k, v in sorted(weights.items())}
+    save_file(arrays, str(path), metadata={LAYOUT: "neutral"})
 
 
-def load(path: Path | str) -> dict[str, np.ndarray]:
-    """The arrays of a neutral weight file, float32 wherever that is exact (float16, bfloat16,
-    float8); ValueError for a file that is not safetensors or a dtype that cannot be read."""
+def load(path: Path | str, layout: str = "neutral") -> dict[str, np.ndarray]:
+    """The arrays of a weight file of `layout` (neutral, or torch's state_dict), float32 wherever
+    that is exact (float16, bfloat16, float8); ValueError for a file that is not safetensors, a
+    dtype that cannot be read, or a file whose metadata says it holds another layout."""
     from archspec.backends import tensor_file
 
-    return tensor_file.read(path)
+    arrays, metadata = tensor_file.read_with_metadata(path)
+    written = metadata.get(LAYOUT, layout)
+    if written != layout:
+        raise ValueError(f"it holds {written} weights, not {layout} ones (read it as --from {written})")
+    return arrays

@@ -54,10 +54,11 @@ def golden_path(path: Path) -> Path:
 def load_generated(source: str, path: Path) -> ModuleType:
     """Write generated source to `path` and import it as a module."""
     path.write_text(source)
-    spec = importlib.util.spec_from_file_location(path.stem, path)
+    name = f"_generated_{path.stem}"  # never the name of a test helper module (`hostile`, say)
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules[path.stem] = module  # dataclasses look their module up while the file runs
+    sys.modules[name] = module  # dataclasses look their module up while the file runs
     spec.loader.exec_module(module)
     return module
 

@@ -179,3 +179,22 @@ def test_pre_logits_of_a_top_level_dense_and_the_written_file(tmp_path: Path) ->
     written.load_state_dict(model.state_dict())
     with torch.no_grad():
         assert torch.equal(written.forward_head(written.forward_features(x), pre_logits=True), pooled)
+
+
+def test_features_is_always_a_tuple_and_build_takes_a_bundled_name_or_a_path() -> None:
+    """One name or two, `features=` returns a tuple, as the README says; the model of the
+    spec itself, of one output, returns its tensor. `build` loads what `archspec.load` takes."""
+    small = {"input_shape": (107, 107, 3)}
+    spec = archspec.load("inception_resnet_v2", **small)
+    x = torch.zeros(1, 3, 107, 107)
+    with torch.no_grad():
+        one = bt.build(spec, features=["block17_2"]).eval()(x)
+        two = bt.build(spec, features=["block17_2", "mixed_6a"]).eval()(x)
+        stages = bt.build(spec, features_only=True).eval()(x)
+    assert isinstance(one, tuple) and len(one) == 1 and tuple(one[0].shape[1:]) == (1088, 5, 5)
+    assert isinstance(two, tuple) and len(two) == 2 and isinstance(stages, tuple)
+    assert isinstance(bt.build("examples/inception_resnet_v2_tiny").eval()(torch.zeros(1, 3, 32, 32)), torch.Tensor)
+    from archspec.bundled import spec_path
+
+    by_name, by_path = bt.build("inception_resnet_v2"), bt.build(spec_path("inception_resnet_v2"))
+    assert by_name.spec.params == by_path.spec.params == 55_843_464

@@ -124,13 +124,45 @@ def named(draw: st.DrawFn, op: dict[str, Any], used: set[str]) -> dict[str, Any]
     return op
 
 
+# Ops at a block's width `$w` that keep it, each followed in some examples by a weighted op
+# that reads it: the code generator must size that op's input from the op before, whatever its
+# kind, also where the block's instances have different widths.
+WIDTH_KEEPING = ["gate", "separable_conv", "depthwise", "grouped", "add", "activation", "pool"]
+
+
+def width_keeping(kind: str, index: int, previous: str) -> list[dict[str, Any]]:
+    """Steps of one `kind` that read `previous` and give `$w` channels, named `keep_<index>...`."""
+    name = f"keep_{index}"
+    if kind == "gate":  # squeeze-and-excitation, with a hidden width `$h` that instances vary
+        expand = {"op": "conv", "name": f"{name}_expand", "kernel": 1, "filters": "$w", "activation": "sigmoid"}
+        return [
+            {"op": "global_avgpool", "name": f"{name}_squeeze", "input": previous, "keepdims": True},
+            {"op": "conv", "name": f"{name}_reduce", "kernel": 1, "filters": "$h", "bn": False, "bias": True},
+            {**expand, "bn": False},
+            {"op": "multiply", "name": name, "inputs": [previous, f"{name}_expand"]},
+        ]  # fmt: skip
+    if kind == "separable_conv":
+        return [{"op": kind, "name": name, "input": previous, "kernel": 3, "filters": "$w"}]
+    if kind == "depthwise":
+        return [{"op": "conv", "name": name, "input": previous, "kernel": 3, "filters": "$w", "groups": "$w"}]
+    if kind == "grouped":  # the input width once more, in one group: a conv whose groups are 1
+        return [{"op": "conv", "name": name, "input": previous, "kernel": 1, "filters": "$w", "groups": 1}]
+    if kind == "add":
+        return [{"op": "add", "name": name, "shortcut": previous, "residual": previous, "scale": 0.5}]
+    if kind == "activation":
+        return [{"op": "activation", "name": name, "input": previous, "fn": "tanh"}]
+    return [{"op": "maxpool", "name": name, "input": previous, "kernel": 3}]
+
+
 @st.composite
 def block_body(draw: st.DrawFn, inner: str | None) -> tuple[list[Any], dict[str, Any]]:
     """A block whose width out is a function of `$w`, its input width: branches of one or two
-    ops, joined by concat, projected back to `$w` by a conv, then residual-added to the input.
-    With `inner`, a parameterised repeat of that block comes first."""
+    ops, joined by concat, projected back to `$w` by a conv, then ops that keep the width
+    (a gate, separable, depthwise and grouped convs, an add...), each perhaps read by a 1x1
+    conv, then residual-added to the input. With `inner`, a parameterised repeat of that block
+    comes first."""
     body: list[Any] = []
-    params: dict[str, Any] = {"w": None}
+    params: dict[str, Any] = {"w": None, "h": 2}
     if inner is not None:
         body.append({"block": inner, "repeat": "$n", "with": {"w": "$w"}})
         params["n"] = 1
@@ -144,20 +176,21 @@ def block_body(draw: st.DrawFn, inner: str | None) -> tuple[list[Any], dict[str,
         branches[branch] = ops
     body.append({"branches": branches})
     used = set()
-    body.append(named(draw, {"op": "conv", "kernel": "1x1", "filters": "$w", "bn": False, "activation": "none"}, used))
-    if draw(st.booleans()):  # a squeeze-and-excitation gate on the projection
-        body[-1] = {**body[-1], "name": "project"}
-        body += [
-            {"op": "global_avgpool", "name": "se_squeeze", "keepdims": True},
-            {"op": "conv", "name": "se_gate", "kernel": 1, "filters": "$w", "bn": False, "activation": "sigmoid"},
-            {"op": "multiply", "name": "se_scale", "inputs": ["project", "se_gate"]},
-        ]
+    body.append({"op": "conv", "name": "project", "kernel": "1x1", "filters": "$w", "bn": False, "activation": "none"})
+    previous = "project"
+    for index, kind in enumerate(draw(st.lists(st.sampled_from(WIDTH_KEEPING), max_size=3))):
+        body += width_keeping(kind, index, previous)
+        previous = body[-1]["name"]
+        if draw(st.booleans()):  # a weighted op whose input width is what the op before gave
+            reader = {"op": "conv", "name": f"read_{index}", "kernel": 1, "filters": "$w", "activation": "none"}
+            body.append(reader)
+            previous = reader["name"]
     add: dict[str, Any] = {"op": "add", "shortcut": "input", "scale": draw(st.sampled_from([1.0, 0.2, "$s"]))}
     if add["scale"] == "$s":
         params["s"] = 0.5
     if draw(st.booleans()):
         add["activation"] = "relu"
-    body.append(named(draw, add, used))
+    body.append(named(draw, {**add, "residual": previous}, used))
     return body, params
 
 
@@ -182,7 +215,10 @@ def specs(draw: st.DrawFn) -> str:
         use_block = draw(st.booleans())
         if use_block:
             block_type = draw(st.sampled_from(types))
-            step: dict[str, Any] = {"block": block_type, "with": {"w": channels}}
+            if draw(st.booleans()):  # a new width, so that instances of one block type differ
+                channels = draw(st.integers(1, 6))
+                network.append({"op": "conv", "kernel": "1x1", "filters": channels})
+            step: dict[str, Any] = {"block": block_type, "with": {"w": channels, "h": draw(st.integers(1, 3))}}
             if "n" in blocks[block_type]["params"]:
                 step["with"]["n"] = draw(st.integers(1, 2))
             if "s" in blocks[block_type]["params"] and draw(st.booleans()):
@@ -260,6 +296,18 @@ def each(outputs: Any) -> list[np.ndarray]:
     return [a.transpose(0, 2, 3, 1) if hasattr(found[i], "detach") and a.ndim == 4 else a for i, a in enumerate(arrays)]
 
 
+def matches_summary(spec: Spec, params: int, outputs: list[np.ndarray], layer_shapes: dict[str, Any]) -> None:
+    """What a built model has is what the front end's summary says, which is computed apart from
+    any backend: its trainable parameters, each output's shape, and the shape of every node
+    that the model shows by name (`layer_shapes`, node name -> shape without the batch)."""
+    summary = spec.summary()
+    assert params == summary["params"], f"the model has {params:,} parameters, the summary {summary['params']:,}"
+    assert [tuple(o.shape[1:]) for o in outputs] == [spec.shapes[name] for name in spec.outputs]
+    nodes = {node["name"]: tuple(node["output_shape"]) for node in summary["nodes"]}
+    for name, shape in layer_shapes.items():
+        assert tuple(shape) == nodes[name], f"'{name}' is {tuple(shape)} in the model, {nodes[name]} in the summary"
+
+
 def torch_agrees(spec: Spec) -> bool:
     """The generated torch file is the source the live model runs, and it builds the live model."""
     torch = pytest.importorskip("torch")
@@ -267,6 +315,9 @@ def torch_agrees(spec: Spec) -> bool:
     from archspec.backends.torch.codegen import generate
 
     live = bt.build(spec).eval()
+    parameters = sum(p.numel() for p in live.parameters() if p.requires_grad)  # trainable, as summary counts
+    with torch.no_grad():
+        matches_summary(spec, parameters, each(live(torch.from_numpy(input_batch(spec)).permute(0, 3, 1, 2))), {})
     source = generate(spec)
     assert source == live.source
     with tempfile.TemporaryDirectory() as folder:
@@ -288,6 +339,10 @@ def keras_agrees(spec: Spec) -> bool:
     from archspec.backends.tensorflow.codegen import generate
 
     live = btf.build(spec)
+    named = {layer.name.replace(".", "/"): layer for layer in live.layers}
+    shown = {name: named[name].output.shape[1:] for name in spec.shapes if name in named and name != "input"}
+    parameters = sum(int(np.prod(w.shape)) for w in live.trainable_weights)
+    matches_summary(spec, parameters, each(live(input_batch(spec), training=False)), shown)
     source = generate(spec)
     with tempfile.TemporaryDirectory() as folder:
         generated = load_generated(source, Path(folder) / "generated_keras.py").build()
@@ -426,6 +481,25 @@ network:
   - {op: conv, name: spec, kernel: 1, filters: 4}
   - {op: conv, name: program, kernel: 1, filters: 4}
   - {op: dropout, name: node_modules, rate: 0.1}
+""",
+    "a conv after a gate, in instances of two widths": """
+blocks:
+  se:
+    params: {channels: ~}
+    body:
+      - {op: global_avgpool, keepdims: true}
+      - {op: conv, kernel: 1, filters: 2, bn: false, bias: true}
+      - {op: conv, name: gate, kernel: 1, filters: $channels, bn: false, bias: true, activation: sigmoid}
+      - {op: multiply, inputs: [input, gate]}
+  unit:
+    params: {width: ~}
+    body:
+      - {op: conv, kernel: 3x3, filters: $width}
+      - {block: se, with: {channels: $width}}
+      - {op: conv, name: c, kernel: 1x1, filters: 8}
+network:
+  - {block: unit, name: u1, with: {width: 16}}
+  - {block: unit, name: u2, with: {width: 32}}
 """,
     "training and training_": """
 blocks:

@@ -203,6 +203,32 @@ def test_joins_that_are_not_branches_name_their_operands() -> None:
     assert imported.spec.output_shape == (14, 14, 20) and imported.difference <= 1e-12  # a valid 3x3 first
 
 
+class GateFirst(Gate):
+    """The same gate written as torchvision's SqueezeExcitation writes it: `scale * input`."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.expand(torch.relu(self.reduce(x.mean((2, 3), keepdim=True))))) * x
+
+
+def test_a_gate_written_before_its_map_imports_as_map_times_gate() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), GateFirst(8), nn.Conv2d(8, 4, 1)).eval()
+    imported = importer.import_model(model, input_shape=(12, 12, 3))
+    assert "{op: multiply, inputs: [input, expand]}" in imported.text
+    assert imported.spec.output_shape == (10, 10, 4) and imported.difference <= 1e-12
+
+
+def test_torchvision_s_squeeze_excitation_imports() -> None:
+    from benchmarks.reference import import_torchvision
+
+    try:
+        ops = import_torchvision().ops
+    except Exception as exc:  # an import that fails for any reason is this machine's, not archspec's
+        pytest.skip(f"torchvision does not import here: {exc}")
+    model = nn.Sequential(nn.Conv2d(3, 16, 3), ops.SqueezeExcitation(16, 4), nn.Conv2d(16, 4, 1)).eval()
+    imported = importer.import_model(model, input_shape=(12, 12, 3))
+    assert "multiply" in imported.text and imported.difference <= 1e-12
+
+
 class Norm(nn.Module):
     def __init__(self) -> None:
         super().__init__()

@@ -125,7 +125,7 @@ def test_a_point_that_fails_is_reported_and_the_others_still_written(tmp_path: P
     ("override", "message"),
     [
         ("width.multiplier=0.5,abc", "--set width.multiplier:1:1: error: 'multiplier': expected a number, got 'abc'"),
-        ("width.factor=1,2", "--set width.factor:1:1: error: 'width' needs 'multiplier'"),
+        ("width.factor=1,2", "--set width.factor:1:1: error: unknown key 'factor' in 'width'"),
         ("input.shape=[1,", "--set input.shape:1:"),
     ],
 )

@@ -6,10 +6,12 @@ live and the written Keras model.
 
 Besides the bundled specs, `tests/readme_written/` holds networks written from the README's tour
 alone, as a new user would write them (ResNet-18 and MobileNetV2, with PyTorch's explicit padding
-and, in MobileNetV2, depthwise convs); they must equal torchvision's models in the same ways."""
+and, in MobileNetV2, depthwise convs; VGG-16-BN, whose head flattens a map, which PyTorch does in
+C, H, W order and archspec in H, W, C); they must equal torchvision's models in the same ways."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -66,6 +68,7 @@ NETWORKS: dict[str, tuple[Callable[[Any], Any], int, Callable[[Any, Any], list[A
     "resnet50": (lambda tvm: tvm.resnet50(weights=None), 25_557_032, lambda model, x: [model(x)]),
     "resnet18": (lambda tvm: tvm.resnet18(weights=None), 11_689_512, lambda model, x: [model(x)]),
     "mobilenet_v2": (lambda tvm: tvm.mobilenet_v2(weights=None), 3_504_872, lambda model, x: [model(x)]),
+    "vgg16_bn": (lambda tvm: tvm.vgg16_bn(weights=None), 138_365_992, lambda model, x: [model(x)]),
 }
 
 
@@ -131,3 +134,80 @@ def test_outputs_equal_torchvision_s_after_weight_import(name: str, tmp_path: Pa
         keras_out = each(keras_model(nhwc, training=False))
         for ours_out, theirs_out in zip(keras_out, expected, strict=True):
             assert relative_error(ours_out, theirs_out) <= TOLERANCE
+
+
+# -- weights that do not fit: every source of weights is strict ------------------------------------
+
+
+def load_vgg_reference(state_dict: dict[str, Any], **overrides: Any) -> None:
+    spec = archspec.load(spec_path("vgg16_bn"), **overrides)
+    bt.load_reference_weights(bt.build(spec), state_dict, source="torchvision")
+
+
+def test_a_reference_missing_a_tensor_is_refused_naming_it() -> None:
+    state = reference("vgg16_bn").state_dict()
+    del state["classifier.6.bias"]
+    message = "node 'fc8' needs its bias (1000,), which the torchvision layer 'classifier.6' lacks"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_vgg_reference(state)
+
+
+def test_a_reference_holding_an_extra_tensor_is_refused_naming_it() -> None:
+    state = {**reference("vgg16_bn").state_dict(), "features.1.extra": torch.zeros(64)}
+    with pytest.raises(ValueError, match=re.escape("tensor 'features.1.extra' has no place")):
+        load_vgg_reference(state)
+
+
+def test_a_reference_tensor_of_another_layout_is_refused() -> None:
+    state = reference("vgg16_bn").state_dict()
+    state["features.0.weight"] = state["features.0.weight"].permute(2, 3, 1, 0)  # TensorFlow's layout
+    message = "'features.0.weight' has shape (3, 3, 3, 64) but node 'stage1/unit_1/conv'"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_vgg_reference(state)
+
+
+def test_a_bias_the_spec_has_and_the_reference_lacks_is_refused() -> None:
+    """A conv without batch norm has a bias by default; ResNet-18's convs have none, so that spec
+    with `bn: false` cannot take its weights (its bias would keep its random start)."""
+    spec = archspec.load(spec_path("resnet18"), overrides=["defaults.conv.bn=false"])
+    with pytest.raises(
+        ValueError, match="node 'conv1' needs its bias \\(64,\\), which the torchvision layer 'conv1' lacks"
+    ):
+        bt.load_reference_weights(bt.build(spec), reference("resnet18").state_dict(), source="torchvision")
+
+
+def test_a_bias_the_reference_has_and_the_spec_lacks_is_refused() -> None:
+    with pytest.raises(ValueError, match=re.escape("tensor 'features.0.bias' has no place")):
+        load_vgg_reference(reference("vgg16_bn").state_dict(), overrides=["defaults.conv.bias=false"])
+
+
+VGG_SMALL = (32, 32, 3)  # VGG-16-BN's layers with a smaller classifier: files of 140 MB, not 550
+
+
+def test_weight_files_that_do_not_fit_are_refused_by_convert_and_weights(tmp_path: Path) -> None:
+    """`convert` and every `--weights` (export, eval, predict read it through `weights_at`)
+    refuse a file missing one array, holding one more, or of another layout."""
+    from archspec.backends import convert
+    from archspec.backends import weights as neutral
+    from archspec.backends.training.checkpoint import weights_at
+
+    spec = archspec.load(spec_path("vgg16_bn"), input_shape=VGG_SMALL)
+    arrays = bt.get_weights(bt.build(spec))
+    missing, extra = dict(arrays), {**arrays, "fc8/scale": np.ones(1000, np.float32)}
+    del missing["fc7/bias"]
+    neutral.save(missing, tmp_path / "missing.safetensors")
+    neutral.save(extra, tmp_path / "extra.safetensors")
+    convert.write("torch", arrays, tmp_path / "torch.safetensors", spec)
+    cases = {
+        "missing": "lack 'fc7/bias' \\(4096,\\)",
+        "extra": "1 arrays the spec does not use, first 'fc8/scale'",
+        "torch": "it holds torch weights, not neutral ones",
+    }
+    for name, message in cases.items():
+        with pytest.raises(ValueError, match=message):
+            convert.read("neutral", tmp_path / f"{name}.safetensors", spec)
+        with pytest.raises(Exception, match=message):
+            weights_at(tmp_path / f"{name}.safetensors", spec)
+    neutral.save(arrays, tmp_path / "neutral.safetensors")
+    with pytest.raises(ValueError, match="it holds neutral weights, not torch ones"):
+        convert.read("torch", tmp_path / "neutral.safetensors", spec)

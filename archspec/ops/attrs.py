@@ -189,7 +189,7 @@ def canonical_attrs(
     for key, default in defaults.items():
         value = given.get(key, default)
         if value is REQUIRED:
-            problems[key] = f"{op} needs '{key}'"
+            problems[key] = f"this {op} step needs '{key}', here or under defaults: {{{op}: {{{key}: ...}}}}"
             continue
         if value is None and key in given:  # `~`, or a parameter whose default `~` nothing replaced
             problems[key] = f"'{key}' has no value (null)"

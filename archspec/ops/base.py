@@ -69,6 +69,7 @@ class OpKind:
     weights: Callable[[Mapping[str, Any], int], dict[str, tuple[int, ...]]] = _no_weights
     width: str | None = None  # the attribute that sets the output width, for weighted kinds
     keeps_width: bool = False  # the output has the first input's width (channels)
+    sums_widths: bool = False  # the output's width is the sum of its inputs' (a filter concat)
     fill: str = "#ffffff"  # the box's colour in drawings
     in_network: bool = True  # a step may use it (the input node is made by the expander)
 

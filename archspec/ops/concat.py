@@ -30,5 +30,6 @@ register(
         operands="inputs",
         groups=frozenset({"joining"}),
         fill="#e2f5e1",
+        sums_widths=True,
     ),
 )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import weakref
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -23,12 +24,11 @@ import numpy as np
 
 from archspec.backends import weights as neutral
 from archspec.backends.tensorflow.lowering import layer_name, lower, weight_paths
+from archspec.spec import Spec, load
 from archspec.stages import stages
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-    from archspec.spec import Spec
 
 __all__ = ["build", "get_weights", "layer_name", "load_reference_weights", "set_weights", "spec_of", "weight_paths"]
 
@@ -38,14 +38,17 @@ __all__ = ["build", "get_weights", "layer_name", "load_reference_weights", "set_
 _SPECS: weakref.WeakKeyDictionary[keras.Model, Spec] = weakref.WeakKeyDictionary()
 
 
-def build(spec: Spec, features: Sequence[str] | None = None, include_top: bool = True) -> keras.Model:
-    """A freshly initialised keras.Model that computes the spec's network. Call it inside a
+def build(spec: Spec | str | Path, features: Sequence[str] | None = None, include_top: bool = True) -> keras.Model:
+    """A freshly initialised keras.Model that computes the spec's network; `spec` is a loaded
+    Spec, or what `archspec.load` takes (a bundled name, a path, YAML text). Call it inside a
     `tf.distribute` strategy's scope to place its variables there. With `features` (node names),
     the model returns those nodes' tensors, in that order, and holds only what they need;
     `include_top=False` is Keras Applications': the last feature map, before the head."""
+    if not isinstance(spec, Spec):
+        spec = load(spec)
     if not include_top and not features:
         features = [stages(spec)[-1].node]
-    if features:
+    if features:  # a Keras model of one output returns a tensor, of several a list
         spec = spec.with_outputs(features)
     model = lower(spec)
     _SPECS[model] = spec

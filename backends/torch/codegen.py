@@ -432,9 +432,9 @@ class _Model:
         doc = f'    """{word(self.spec.name)}: {len(self.spec.steps)} steps, {self.spec.params:,} parameters."""\n\n'
         text = f"class {self.name}(nn.Module):\n" + doc + "".join(init)
         if head is None:
-            outputs = len(self.plan.outputs)
-            returns = "Tensor" if outputs == 1 else "tuple[Tensor, ...]"
-            return text + self._method("forward", runs, {"input": "x"}, list(self.plan.outputs), returns)
+            returns = "tuple[Tensor, ...]" if self.spec.tuple_outputs else "Tensor"
+            forward = self._method("forward", runs, {"input": "x"}, list(self.plan.outputs), returns)
+            return text + forward
         first = self.plan.steps[head]
         features = first.reads[0]
         split = next(i for i, run in enumerate(runs) if run[0] is first)
@@ -512,6 +512,8 @@ class _Model:
                     lines.append(f"        {target} = {reads[0]}\n")
                 lines.append(f"        for name in {self._loop_names(run)}:\n")
                 lines.append(f"            {target} = getattr(self, name)({target})\n")
-        lines.append(f"        return {_returns([var[name] for name in results])}\n")
+        outputs = [var[name] for name in results]
+        returned = outputs[0] if returns == "Tensor" else ", ".join(outputs) + ("," if len(outputs) == 1 else "")
+        lines.append(f"        return {returned}\n")
         parameters = f"x: Tensor, {PRE_LOGITS}: bool = False" if final is not None else "x: Tensor"
         return f"\n    def {method}(self, {parameters}) -> {returns}:\n" + "".join(lines)

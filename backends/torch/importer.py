@@ -23,6 +23,7 @@ batch: the import is done only when their outputs agree (`Imported.difference`).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import operator
@@ -457,7 +458,8 @@ class _Mapper:
     def _mul(self, node: fx.Node, args: Sequence[Any], where: str) -> Any:
         tensors = [a for a in args if isinstance(a, fx.Node)]
         numbers = [a for a in args if isinstance(a, int | float) and not isinstance(a, bool)]
-        if len(tensors) == 2:
+        if len(tensors) == 2:  # the map first, then its gate, whichever order the model writes
+            tensors.sort(key=_elements, reverse=True)
             return self._new(node, "multiply", {}, [self._tensor(node, t) for t in tensors], None)
         if len(tensors) == 1 and len(numbers) == 1:
             if any(u.target not in (operator.add, operator.iadd, torch.add) for u in node.users):
@@ -466,6 +468,29 @@ class _Mapper:
                 )
             return ("scaled", self._tensor(node, tensors[0]), float(numbers[0]))
         raise ImportFailure(f"{where}: a multiplication archspec cannot write")
+
+
+class _ShapeRecorder(fx.Interpreter):
+    """Runs a traced graph and writes each tensor's shape on its node, as fx's shape propagation."""
+
+    def run_node(self, n: fx.Node) -> Any:
+        result = super().run_node(n)
+        if isinstance(result, torch.Tensor):
+            n.meta["archspec_shape"] = tuple(result.shape)
+        return result
+
+
+def _record_shapes(model: nn.Module, graph: fx.Graph, input_shape: Sequence[int]) -> None:
+    """Each node's shape at one HxWxC input, where the model runs on it; where it does not, the
+    mapping that follows names what it cannot write, or the comparison says the model failed."""
+    height, width, channels = input_shape
+    with contextlib.suppress(Exception), torch.no_grad():  # the shapes only order a multiply's operands
+        _ShapeRecorder(fx.GraphModule(model, graph)).run(torch.zeros(1, channels, height, width))
+
+
+def _elements(node: fx.Node) -> int:
+    """How many elements a traced node's value has, as `_record_shapes` found (0 if unknown)."""
+    return math.prod(node.meta.get("archspec_shape", (0,)))
 
 
 def _module_activation(module: nn.Module, where: str) -> str:
@@ -505,8 +530,9 @@ def _global_flatten(raws: list[_Raw], outputs: list[str]) -> list[_Raw]:
     return kept
 
 
-def trace(model: nn.Module) -> tuple[list[_Raw], list[str]]:
-    """The model's ops as raw layers, in the order computed, and its outputs."""
+def trace(model: nn.Module, input_shape: Sequence[int]) -> tuple[list[_Raw], list[str]]:
+    """The model's ops as raw layers, in the order computed, and its outputs. Each traced node's
+    shape at an HxWxC `input_shape` is recorded as torch.fx's shape propagation records it."""
     model = model.eval()
     tracer = _Tracer()
     try:
@@ -517,6 +543,7 @@ def trace(model: nn.Module) -> tuple[list[_Raw], list[str]]:
         raise ImportFailure(
             f"torch.fx cannot trace the model: {type(exc).__name__}: {str(exc).splitlines()[0]}"
         ) from None
+    _record_shapes(model, graph, input_shape)
     raws, outputs = _Mapper(model, graph).run()
     raws = _global_flatten(raws, outputs)
     _named_by_their_modules(raws)
@@ -612,8 +639,8 @@ def import_model(
     seed: int = 0,
 ) -> Imported:
     """The model as a checked spec with its weights, verified by running both on one batch."""
-    raws, outputs = trace(model)
     written_header = header(model, name, input_shape, source)
+    raws, outputs = trace(model, written_header.input["shape"])
     text, order = structure.write([raw.layer for raw in raws], outputs, written_header)
     try:
         spec = load(text)

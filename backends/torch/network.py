@@ -17,6 +17,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from functools import cache
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -25,7 +26,7 @@ from torch import nn
 from archspec.backends import source as generated_source
 from archspec.backends.torch import codegen
 from archspec.ops import OpGroup
-from archspec.spec import Spec
+from archspec.spec import Spec, load
 from archspec.stages import stages
 
 
@@ -80,15 +81,19 @@ class Network(nn.Module):
     _paths: dict[str, str]
 
 
-def build(spec: Spec, features: Sequence[str] | None = None, features_only: bool = False) -> Network:
+def build(spec: Spec | str | Path, features: Sequence[str] | None = None, features_only: bool = False) -> Network:
     """A freshly initialised model that computes the spec's network: the generated file's model.
+    `spec` is a loaded Spec, or what `archspec.load` takes (a bundled name, a path, YAML text).
     With `features` (node names: `["mixed_5e", "mixed_6e", "mixed_7c"]`), the model returns those
     nodes' tensors, in that order, and holds only the part of the network they need;
-    `features_only` is timm's: the output of every stage (`feature_info`)."""
+    `features_only` is timm's: the output of every stage (`feature_info`). Either returns a tuple,
+    even of one tensor."""
+    if not isinstance(spec, Spec):
+        spec = load(spec)
     if features_only and not features:
         features = [stage.node for stage in stages(spec)]
     if features:
-        spec = spec.with_outputs(features)
+        spec = spec.with_outputs(features, as_tuple=True)
     emitted = codegen.emit(spec)
     module = generated_source.load(emitted.source, f"torch_{spec.name}")
     model: Network = _live(getattr(module, emitted.model_class))()

@@ -10,12 +10,12 @@ first that does not fit is named.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
 
 import torch
-from torch import nn
 
+from archspec.backends.torch.codegen import emitter
 from archspec.backends.torch.network import Network
+from archspec.spec import Spec
 
 
 @dataclass(frozen=True)
@@ -44,31 +44,47 @@ def reference_layers(state_dict: dict[str, torch.Tensor]) -> list[ReferenceLayer
     return found
 
 
-def _pairs(layer: ReferenceLayer, module: Any) -> list[tuple[str, torch.Tensor]]:
-    """(timm key, our tensor) for every tensor of one layer: a Dense, or a ConvBnAct."""
-    if isinstance(module, nn.Linear):
-        pairs = [(layer.weight, module.weight)]
-        if layer.bias and module.bias is not None:
-            pairs.append((layer.bias, module.bias))
-        return pairs
-    assert isinstance(module.conv, nn.Conv2d)
-    pairs = [(layer.weight, module.conv.weight)]
-    if layer.bias and module.conv.bias is not None:
-        pairs.append((layer.bias, module.conv.bias))
-    if layer.bn and module.bn is not None:
-        bn = module.bn
-        assert bn.running_mean is not None and bn.running_var is not None
-        pairs += [
-            (f"{layer.bn}.weight", bn.weight),
-            (f"{layer.bn}.bias", bn.bias),
-            (f"{layer.bn}.running_mean", bn.running_mean),
-            (f"{layer.bn}.running_var", bn.running_var),
-        ]
-    return pairs
+# A reference layer's tensors by neutral role: its own weight and bias, its batch norm's four.
+BATCH_NORM_KEYS = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
+
+
+def _reference_key(layer: ReferenceLayer, role: str) -> str | None:
+    if role == "kernel":
+        return layer.weight
+    if role == "bias":
+        return layer.bias
+    if role in BATCH_NORM_KEYS and layer.bn is not None:
+        return f"{layer.bn}.{BATCH_NORM_KEYS[role]}"
+    return None
+
+
+def flattened_map(spec: Spec, node: str) -> tuple[int, int, int] | None:
+    """The HxWxC map that a dense node's input vector was flattened from, where it reads one
+    through ops that keep each element in its place (dropout, an activation); else None."""
+    current = spec.node(spec.node(node).inputs[0])
+    while current.op != "flatten" and len(current.inputs) == 1:
+        if spec.shapes[current.inputs[0]] != spec.shapes[current.name]:
+            return None
+        current = spec.node(current.inputs[0])
+    if current.op != "flatten":
+        return None
+    shape = spec.shapes[current.inputs[0]]
+    return (shape[0], shape[1], shape[2]) if len(shape) == 3 else None
+
+
+def _in_our_order(tensor: torch.Tensor, flattened: tuple[int, int, int] | None) -> torch.Tensor:
+    """A reference's dense weight with its columns in archspec's flatten order (H, W, C) where
+    the reference flattened a map as PyTorch does (C, H, W)."""
+    if flattened is None or tensor.dim() != 2:
+        return tensor
+    height, width, channels = flattened
+    return tensor.reshape(-1, channels, height, width).permute(0, 2, 3, 1).reshape(tensor.shape[0], -1)
 
 
 def load_in_order(model: Network, state_dict: dict[str, torch.Tensor], source: str) -> None:
-    """Load the i-th conv or linear layer of `source`'s state_dict into the i-th of the model."""
+    """Load the i-th conv or linear layer of `source`'s state_dict into the i-th of the model.
+    Every weight of the model is assigned exactly once, from a tensor of its shape, and every
+    tensor of the state_dict is used: anything missing or left over is a ValueError that names it."""
     theirs = reference_layers(state_dict)
     ours = list(model.node_modules.items())
     if len(theirs) != len(ours):
@@ -79,8 +95,16 @@ def load_in_order(model: Network, state_dict: dict[str, torch.Tensor], source: s
     used: set[str] = set()
     with torch.no_grad():
         for layer, (node, module) in zip(theirs, ours, strict=True):
-            for key, target in _pairs(layer, module):
-                given = state_dict[key]
+            spec_node = model.spec.node(node)
+            flattened = flattened_map(model.spec, node) if spec_node.op == "dense" else None
+            for role, target in emitter(spec_node.op).tensors(module, spec_node.attrs).items():
+                key = _reference_key(layer, role)
+                if key is None or key not in state_dict:
+                    raise ValueError(
+                        f"node '{node}' needs its {role} {tuple(target.shape)}, which the {source} layer "
+                        f"'{layer.weight.rpartition('.')[0]}' lacks"
+                    )
+                given = _in_our_order(state_dict[key], flattened) if role == "kernel" else state_dict[key]
                 if tuple(given.shape) != tuple(target.shape):
                     raise ValueError(
                         f"{source} tensor '{key}' has shape {tuple(given.shape)} but node '{node}' needs "
