@@ -3,8 +3,8 @@
 A spec's name is its path under `specs/` without `.yaml`: `inception_v4`,
 `examples/inception_v4_small`, `errata/inception_resnet_v2_as_printed`. Block libraries
 (`lib/`) are for including, not networks, and are not listed. The specs ship inside the
-package (`archspec/specs`, in the repository a link to `specs/`), so names work the same in a
-checkout and in an installed wheel."""
+installed package (`archspec/specs`); a checkout keeps them in `specs/` beside the package, so
+names work the same in a checkout and in an installed wheel."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ import re
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-BUNDLED = (Path(__file__).resolve().parent / "specs").resolve()
+_PACKAGE = Path(__file__).resolve().parent
+# Installed, the specs are package data; in a checkout (an editable install among them) they are
+# the repository's top-level specs/, as the project's layout keeps them.
+BUNDLED = next((p for p in (_PACKAGE / "specs", _PACKAGE.parent / "specs") if p.is_dir()), _PACKAGE / "specs")
 
 # What may name a bundled spec: `inception_v4`, `examples/inception_v4_small`, optionally with
 # the `archspec:` prefix of includes or a `.yaml` suffix. Anything else is a path or YAML text.

@@ -13,21 +13,22 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from archspec import bundled, width
-from archspec import graph as ir_graph
-from archspec.cost import Cost, check_totals, node_cost
+from archspec import bundled
+from archspec.analysis.cost import Cost, check_totals, node_cost
+from archspec.analysis.shapes import Shape, infer
+from archspec.analysis.summary import summarize
 from archspec.errors import Collector, Diagnostic, Pos, SpecError
-from archspec.expand import Expansion, expand
-from archspec.graph import Graph
+from archspec.frontend import width
+from archspec.frontend.expand import Expansion, expand
+from archspec.frontend.linker import Linker, display_name, project_root, resolve
+from archspec.frontend.loader import Map, check_path
+from archspec.frontend.overrides import PREFIX as OVERRIDE_PREFIX
+from archspec.frontend.overrides import apply as apply_overrides
+from archspec.frontend.preprocess import Preprocess
 from archspec.ir import Node, Step
-from archspec.linker import Linker, display_name, project_root, resolve
-from archspec.lint import lint
-from archspec.loader import Map, check_path
-from archspec.overrides import PREFIX as OVERRIDE_PREFIX
-from archspec.overrides import apply as apply_overrides
-from archspec.preprocess import Preprocess
-from archspec.shapes import Shape, infer
-from archspec.summary import summarize
+from archspec.ir import graph as ir_graph
+from archspec.ir.graph import Graph
+from archspec.ir.lint import lint
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,7 +149,7 @@ def load(
 ) -> Spec:
     """A spec to a checked Spec; raises SpecError with every problem. `source` is a file's path,
     a bundled spec's name (`inception_v4`, as `archspec list` shows them) or YAML text;
-    `overrides` are `KEY=VALUE` changes, as the command line's `--set` (`archspec.overrides`)."""
+    `overrides` are `KEY=VALUE` changes, as the command line's `--set` (`archspec.frontend.overrides`)."""
     path = locate(source)
     if path is not None:
         folder = resolve(path, Pos(display_name(path), 1, 1)).parent

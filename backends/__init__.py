@@ -15,11 +15,11 @@ if TYPE_CHECKING:
 
     import numpy as np
 
-    from archspec.backends.training.data import ImageSet
-    from archspec.backends.training.recipe import Run
-    from archspec.backends.training.runs import Options, Outcome
     from archspec.errors import Pos
     from archspec.spec import Spec
+    from archspec.training.data import ImageSet
+    from archspec.training.recipe import Run
+    from archspec.training.runs import Options, Outcome
 
 
 class BackendError(ValueError):
@@ -61,8 +61,8 @@ class Backend:
 
 
 BACKENDS = {
-    "torch": Backend("torch", "archspec.backends.torch", "archspec.backends.training.torch"),
-    "tf": Backend("tf", "archspec.backends.tensorflow", "archspec.backends.training.tensorflow"),
+    "torch": Backend("torch", "archspec.backends.torch", "archspec.training.torch"),
+    "tf": Backend("tf", "archspec.backends.tensorflow", "archspec.training.tensorflow"),
 }
 
 

@@ -43,8 +43,9 @@ def check_wall_time(repeats: int) -> tuple[float, int]:
 
 
 def build_times(repeats: int) -> list[tuple[str, float, float | None]]:
-    import archspec
     from archspec.backends import torch as archspec_torch
+
+    import archspec
     from benchmarks.reference import import_timm
 
     try:

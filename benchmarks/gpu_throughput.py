@@ -42,11 +42,11 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 import torch._inductor.config  # noqa: E402
-
-import archspec  # noqa: E402
 from archspec.backends import torch as archspec_torch  # noqa: E402
 from archspec.backends.torch.inference import for_inference  # noqa: E402
 from archspec.backends.torch.regional import compile_blocks  # noqa: E402
+
+import archspec  # noqa: E402
 from benchmarks.reference import import_timm  # noqa: E402
 from benchmarks.train_step import make_step  # noqa: E402
 

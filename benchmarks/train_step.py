@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
+from archspec.backends import torch as archspec_torch  # noqa: E402
 
 import archspec  # noqa: E402
-from archspec.backends import torch as archspec_torch  # noqa: E402
 from archspec.bundled import list_specs, spec_path  # noqa: E402
 
 

@@ -565,7 +565,7 @@ def _tamper(edit: Callable[[dict[str, object]], None], redigest: bool) -> Callab
     """A setup that edits the run's state.json, then (if `redigest`) forges its digest to match."""
 
     def setup(path: Path) -> None:
-        from archspec.backends.training import checkpoint
+        from archspec.training import checkpoint
 
         state_path = path / RUN / "checkpoint" / "state.json"
         state = json.loads(state_path.read_text())

@@ -13,9 +13,9 @@ from types import ModuleType
 from typing import Any
 
 import archspec
+from archspec.analysis.summary import table
 from archspec.bundled import list_specs, spec_path
 from archspec.errors import SpecError
-from archspec.summary import table
 
 GOLDEN = Path(__file__).parent / "golden"
 NETWORKS = [p for p in map(spec_path, list_specs()) if p.parent.name != "errata"]

@@ -12,7 +12,7 @@ import pytest
 from library import NETWORKS, run_archspec
 
 import archspec
-from archspec import diff, render
+from archspec.tools import diff, render
 
 
 @cache

@@ -37,7 +37,7 @@ def test_defaults_may_give_an_attribute_a_step_must_have() -> None:
 def test_names_shorter_than_the_repeat_continue_their_numbering(
     written: list[str], count: int, names: list[str]
 ) -> None:
-    from archspec.expand import continued_names
+    from archspec.frontend.expand import continued_names
 
     assert continued_names(written, count) == names
 

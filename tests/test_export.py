@@ -44,7 +44,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, torch.nn.Mo
     """Neutral weights with random batch-norm statistics, and the live model that holds them."""
     model = bt.build(archspec.load(SPEC)).eval()
     randomize_batch_norm(model, seed=4)
-    from archspec.backends import weights
+    from archspec.weights import neutral as weights
 
     path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
     weights.save(bt.get_weights(model), path)
@@ -151,7 +151,9 @@ def test_usage_and_refusals(tmp_path: Path) -> None:
 
 
 def test_a_file_that_fails_its_check_is_not_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from archspec.backends import BackendError, export
+    from archspec.backends import BackendError
+
+    from archspec.deploy import export
 
     monkeypatch.setattr(export, "TOLERANCE", -1.0)  # no file can pass: the check itself must refuse it
     request = export.Request(archspec.load(TWO_OUTPUTS), "pt2", None, dynamic_batch=False, inference=False)
@@ -168,7 +170,7 @@ def test_a_file_that_fails_its_check_is_not_written(tmp_path: Path, monkeypatch:
 @pytest.mark.parametrize("fmt", ["onnx", "pt2", "savedmodel", "keras"])
 @pytest.mark.parametrize("name", EVERY_SPEC)
 def test_every_bundled_spec_exports_in_every_format(name: str, fmt: str, tmp_path: Path) -> None:
-    from archspec.backends import export
+    from archspec.deploy import export
 
     spec = archspec.load(name)
     torch.manual_seed(0)

@@ -1,4 +1,4 @@
-"""The safe evaluator for `$name` and `${expression}` values (archspec/expr.py)."""
+"""The safe evaluator for `$name` and `${expression}` values (archspec/frontend/expr.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from archspec import expr, limits
-from archspec.expr import ExprError, resolve
+from archspec import limits
+from archspec.frontend import expr
+from archspec.frontend.expr import ExprError, resolve
 
 SCOPE = {"k": 3, "width": 64, "ratio": 0.5, "pair": [1, 7]}
 

@@ -109,7 +109,7 @@ def test_features_only_and_feature_info_are_timm_s() -> None:
 
 def test_a_step_cannot_take_the_name_of_a_network_attribute() -> None:
     from archspec.backends.torch.codegen import LIVE_ATTRIBUTES
-    from archspec.backends.torch.network import Network
+    from archspec.backends.torch.live import Network
 
     own = {name for name in vars(Network) if not name.startswith("__")} - {"_abc_impl"}
     assert own <= set(LIVE_ATTRIBUTES)
@@ -162,9 +162,8 @@ def test_pre_logits_and_reset_classifier_are_timm_s() -> None:
 
 
 def test_pre_logits_of_a_top_level_dense_and_the_written_file(tmp_path: Path) -> None:
-    from library import load_generated
-
     from archspec.backends.torch.codegen import generate
+    from library import load_generated
 
     spec = archspec.load("resnet50", input_shape=(64, 64, 3))
     model = bt.build(spec).eval()

@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 from library import deadline
 
 import archspec
-from archspec import render
 from archspec.errors import SpecError
+from archspec.tools import render
 
 EXAMPLES = int(os.environ.get("ARCHSPEC_FUZZ_EXAMPLES", "200"))
 TIME_LIMIT_S = 5.0

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from library import load_generated
 
 import archspec
-from archspec.padding import output_size
+from archspec.ops.padding import output_size
 from archspec.spec import Spec
 
 EXAMPLES = int(os.environ.get("ARCHSPEC_PROPERTY_EXAMPLES", "300"))

@@ -56,9 +56,10 @@ def snapshot(root: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Neutral weights of BASE, and a finished one-step run of it, for the cases that start from them."""
-    import archspec
     from archspec.backends import torch as backend
-    from archspec.backends import weights as neutral
+
+    import archspec
+    from archspec.weights import neutral
 
     root = tmp_path_factory.mktemp("prepared")
     (root / SPEC).write_text(BASE)

@@ -11,13 +11,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from archspec.backends.torch import build, set_weights  # noqa: E402
 from library import run_archspec  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 import archspec  # noqa: E402
-from archspec.backends import weights as neutral  # noqa: E402
-from archspec.backends.torch import build, importer, set_weights  # noqa: E402
+from archspec.importers import torch as importer  # noqa: E402
+from archspec.weights import neutral  # noqa: E402
 from benchmarks.reference import import_timm, import_torchvision  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""YAML text to position-carrying trees (archspec/loader.py), and the inputs it must refuse."""
+"""YAML text to position-carrying trees (archspec/frontend/loader.py), and the inputs it must refuse."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from archspec import loader
 from archspec.errors import Pos, SpecError
-from archspec.loader import Map, Seq, load_file, load_text
+from archspec.frontend import loader
+from archspec.frontend.loader import Map, Seq, load_file, load_text
 
 PARSERS = {"pure-python": yaml.SafeLoader, "libyaml": getattr(yaml, "CSafeLoader", None)}
 

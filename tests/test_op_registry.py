@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 
 import archspec
-from archspec import ops, render, schema
-from archspec.backends import blocks
+from archspec import ops
+from archspec.codegen.plan import CodegenError
+from archspec.frontend import schema
 from archspec.ops import OP_KINDS, OpGroup, weight_shapes
+from archspec.tools import render
 
 ROOT = Path(__file__).resolve().parent.parent
 EVERY_OP = """
@@ -111,9 +113,9 @@ def test_an_unknown_kind_is_refused_by_each_emitter() -> None:
     from archspec.backends.tensorflow import codegen as tf_codegen
     from archspec.backends.torch import codegen as torch_codegen
 
-    with pytest.raises(blocks.CodegenError, match="torch code generator cannot emit op 'no_such_op'"):
+    with pytest.raises(CodegenError, match="torch code generator cannot emit op 'no_such_op'"):
         torch_codegen.emitter("no_such_op")
-    with pytest.raises(blocks.CodegenError, match="tensorflow code generator cannot emit op 'no_such_op'"):
+    with pytest.raises(CodegenError, match="tensorflow code generator cannot emit op 'no_such_op'"):
         tf_codegen.emitter("no_such_op")
 
 

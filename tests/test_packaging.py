@@ -100,3 +100,42 @@ def test_installed_specs_work_by_name(installed: tuple[Path, Path], tmp_path: Pa
     where, params, top_level_backends, small = from_python.stdout.split()
     assert Path(where).is_relative_to(site)
     assert (params, top_level_backends, small) == ("55843464", "None", "19671722")
+
+
+def test_every_package_folder_is_listed_for_the_wheel() -> None:
+    """pyproject.toml names the packages (the backends are mapped from backends/): one that is
+    not named would be missing from the wheel."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {
+        f"archspec.{'.'.join(p.parent.relative_to(ROOT).parts)}" for p in (ROOT / "backends").rglob("__init__.py")
+    }
+    folders |= {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "archspec").rglob("__init__.py")}
+    assert set(config["packages"]) == folders | {"archspec.specs"}
+    assert config["package-dir"] == {"archspec": "archspec", "archspec.backends": "backends", "archspec.specs": "specs"}
+
+
+def test_cli_py_runs_from_a_checkout_without_installing(tmp_path: Path) -> None:
+    """`python cli.py` in a copy of the checkout, with only the dependencies importable: the
+    package from the copy, its backends from backends/ beside it, and no link anywhere."""
+    for name in (*SOURCES, "cli.py"):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, tmp_path / name)
+    assert not [p for p in tmp_path.rglob("*") if p.is_symlink()]
+    deps = sysconfig.get_paths()["purelib"]
+    env = {**os.environ, "PYTHONPATH": deps}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-S", "cli.py", *args], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+
+    version = cli("--version")
+    assert version.returncode == 0 and version.stdout.startswith("archspec "), version.stderr
+    compiled = cli("compile", "inception_v4", "--backend", "torch", "-o", "v4.py")
+    assert compiled.returncode == 0, compiled.stderr
+    assert "class InceptionV4(nn.Module):" in (tmp_path / "v4.py").read_text()  # archspec.backends.torch ran

@@ -7,8 +7,9 @@ import math
 import pytest
 
 import archspec
-from archspec import cost, ops
-from archspec.padding import output_size, same_pads
+from archspec import ops
+from archspec.analysis import cost
+from archspec.ops.padding import output_size, same_pads
 
 
 def one_op(op: str, input_shape: str = "17x17x8", **attrs: object) -> archspec.Spec:
@@ -127,7 +128,7 @@ def test_conv_cost_counts_bias_and_batch_norm() -> None:
 
 
 def test_every_op_kind_has_a_schema_of_its_attributes() -> None:
-    from archspec.schema import schema
+    from archspec.frontend.schema import schema
 
     defs = schema()["$defs"]
     for op in ops.OP_KINDS:

@@ -14,7 +14,7 @@ from library import SMALL_INPUT, SMALL_NETWORKS, randomize_batch_norm
 
 import archspec
 from archspec.ops import ACTIVATIONS
-from archspec.padding import same_pads
+from archspec.ops.padding import same_pads
 from archspec.spec import Spec
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
-from archspec.backends.training import data
+from archspec.training import data
 
 SPEC = "examples/inception_resnet_v2_tiny"
 IMAGES = 120
@@ -62,7 +62,7 @@ def test_predict_names_unseen_digits_at_the_measured_accuracy(run: Path) -> None
 
 
 def test_the_checkpoint_records_the_input_and_the_classes(run: Path) -> None:
-    from archspec.backends.training import checkpoint
+    from archspec.training import checkpoint
 
     recorded = checkpoint.read_state(run / "run" / "checkpoint")["spec"]
     assert recorded["classes"] == list("0123456789")

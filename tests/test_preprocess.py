@@ -10,7 +10,7 @@ import pytest
 
 import archspec
 from archspec.errors import SpecError
-from archspec.preprocess import Preprocess
+from archspec.frontend.preprocess import Preprocess
 
 NETWORK = "network:\n  - {op: global_avgpool}\n  - {op: dense, units: 3}\n"
 
@@ -94,7 +94,7 @@ def test_bad_classes_are_located_errors(
 def test_the_pipeline_resizes_and_normalises_as_the_spec_says() -> None:
     from PIL import Image
 
-    from archspec.backends.training import data
+    from archspec.training import data
 
     rng = np.random.default_rng(0)
     image = Image.fromarray(rng.integers(0, 256, (40, 30, 3), dtype=np.uint8))

@@ -78,7 +78,7 @@ def shown_in(shown: list[str], output: str) -> str | None:
 def prepare(command: str, session: Path) -> None:
     """What the README says it prepared before a command."""
     if "seven.png" in command and not (session / "seven.png").exists():
-        from archspec.backends.training import data
+        from archspec.training import data
 
         images = data.load("digits", "val")
         images.image(next(i for i, label in enumerate(images.labels) if label == 7)).save(session / "seven.png")

@@ -18,10 +18,10 @@ import pytest
 from library import NETWORKS
 
 import archspec
-from archspec import render
+from archspec.analysis.shapes import fmt
 from archspec.ops import OpGroup
-from archspec.shapes import fmt
 from archspec.spec import Spec
+from archspec.tools import render
 
 ROOT = Path(__file__).resolve().parent.parent
 HAS_DOT = shutil.which("dot") is not None

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from library import run_archspec
 
 import archspec
-from archspec import sweep, width
 from archspec.errors import SpecError
+from archspec.frontend import width
+from archspec.tools import sweep
 
 
 def test_an_axis_reads_its_values_as_a_yaml_list() -> None:

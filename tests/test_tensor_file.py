@@ -1,4 +1,4 @@
-"""The safetensors reader of archspec.backends.tensor_file against torch's own files and conversions:
+"""The safetensors reader of archspec.weights.tensor_file against torch's own files and conversions:
 every bit pattern of bfloat16 and both float8 kinds decodes to the float32 torch gives, float64
 is read only where it is exact, and integer arrays keep their dtype."""
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from archspec.backends import tensor_file
+from archspec.weights import tensor_file
 
 torch = pytest.importorskip("torch")
 safetensors_torch = pytest.importorskip("safetensors.torch")
@@ -65,7 +65,7 @@ def test_convert_and_eval_take_low_precision_weights(
 
     import archspec
     from archspec import cli
-    from archspec.backends import weights as neutral
+    from archspec.weights import neutral
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / SPEC).write_text(BASE)

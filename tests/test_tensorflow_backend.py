@@ -16,16 +16,16 @@ import pytest
 from library import NETWORKS, SMALL_INPUT, SMALL_NETWORKS, load_generated
 
 import archspec
-from archspec.backends import weights as neutral
 from archspec.ir import Node
 from archspec.spec import Spec
+from archspec.weights import neutral
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 btf = pytest.importorskip("archspec.backends.tensorflow")  # first: it has Keras run on TensorFlow
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
+from archspec.backends.tensorflow import layer_name, weight_paths  # noqa: E402
 from archspec.backends.tensorflow.codegen import generate  # noqa: E402
-from archspec.backends.tensorflow.lowering import layer_name, weight_paths  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,11 +12,12 @@ import pytest
 from library import NETWORKS, SMALL_INPUT, SMALL_NETWORKS, load_generated, randomize_batch_norm
 
 import archspec
-from archspec.backends import weights as neutral
+from archspec.weights import neutral
 
 torch = pytest.importorskip("torch")
 bt = pytest.importorskip("archspec.backends.torch")
 from archspec.backends.torch.codegen import generate  # noqa: E402
+
 from benchmarks.reference import import_timm  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -233,7 +234,8 @@ def test_explicit_pads_and_ceil_mode_follow_pytorch_s_own_pools(kind: str, monke
     """The padded route (used for asymmetric pads) gives what PyTorch's pools give, ceil mode and
     the divisor of an average included, for every size, window, stride and pad PyTorch allows."""
     from archspec.backends.torch import layers
-    from archspec.padding import output_size
+
+    from archspec.ops.padding import output_size
 
     native = {"max": torch.nn.functional.max_pool2d, "avg": torch.nn.functional.avg_pool2d}[kind]
     monkeypatch.setattr(layers, "native_pool_padding", lambda kernel, stride, padding: None)
@@ -263,7 +265,7 @@ def test_explicit_pads_and_ceil_mode_follow_pytorch_s_own_pools(kind: str, monke
 
 
 def test_generated_modules_are_reused_per_text_and_bounded() -> None:
-    from archspec.backends import source
+    from archspec.codegen import source
 
     spec = archspec.load(ROOT / "specs" / "examples" / "inception_v4_small.yaml", input_shape=SMALL_INPUT)
     first, second = bt.build(spec), bt.build(spec)

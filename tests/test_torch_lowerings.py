@@ -14,10 +14,9 @@ import archspec
 
 torch = pytest.importorskip("torch")
 bt = pytest.importorskip("archspec.backends.torch")
-from torch._dynamo.testing import CompileCounter  # noqa: E402
-
 from archspec.backends.torch.inference import SplitConv, for_inference  # noqa: E402
 from archspec.backends.torch.regional import compile_blocks  # noqa: E402
+from torch._dynamo.testing import CompileCounter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"

@@ -24,9 +24,9 @@ pytest.importorskip("matplotlib")
 pytest.importorskip("tensorboard")
 
 from archspec import cli  # noqa: E402
-from archspec.backends.training import checkpoint as ckpt  # noqa: E402
-from archspec.backends.training.log import TIMING, read_csv  # noqa: E402
-from archspec.backends.training.recipe import Recipe  # noqa: E402
+from archspec.training import checkpoint as ckpt  # noqa: E402
+from archspec.training.log import TIMING, read_csv  # noqa: E402
+from archspec.training.recipe import Recipe  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = "specs/examples/inception_resnet_v2_tiny.yaml"
@@ -172,7 +172,7 @@ def test_two_processes_under_torchrun_write_from_rank_0_only(tmp_path: Path) -> 
 
 
 def test_loss_adds_auxiliary_heads_and_smooths_labels() -> None:
-    from archspec.backends.training.torch.train import loss_of
+    from archspec.training.torch.train import loss_of
 
     main, aux = torch.randn(4, 10), torch.randn(4, 10)
     labels = torch.tensor([1, 2, 3, 4])
@@ -185,10 +185,11 @@ def test_loss_adds_auxiliary_heads_and_smooths_labels() -> None:
 
 
 def test_moving_average_update() -> None:
-    import archspec
     from archspec.backends.torch import build, get_weights
-    from archspec.backends.training.torch.distributed import Cluster
-    from archspec.backends.training.torch.ema import Ema
+
+    import archspec
+    from archspec.training.torch.distributed import Cluster
+    from archspec.training.torch.ema import Ema
 
     spec = archspec.load(ROOT / EXAMPLE)
     cluster = Cluster(0, 1, torch.device("cpu"))

@@ -24,9 +24,8 @@ import archspec
 
 torch = pytest.importorskip("torch")
 bt = pytest.importorskip("archspec.backends.torch")
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
-
 from archspec.backends.torch.codegen import generate as generate_torch  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 README_WRITTEN = Path(__file__).resolve().parent / "readme_written"
@@ -187,9 +186,8 @@ VGG_SMALL = (32, 32, 3)  # VGG-16-BN's layers with a smaller classifier: files o
 def test_weight_files_that_do_not_fit_are_refused_by_convert_and_weights(tmp_path: Path) -> None:
     """`convert` and every `--weights` (export, eval, predict read it through `weights_at`)
     refuse a file missing one array, holding one more, or of another layout."""
-    from archspec.backends import convert
-    from archspec.backends import weights as neutral
-    from archspec.backends.training.checkpoint import weights_at
+    from archspec.training.checkpoint import weights_at
+    from archspec.weights import convert, neutral
 
     spec = archspec.load(spec_path("vgg16_bn"), input_shape=VGG_SMALL)
     arrays = bt.get_weights(bt.build(spec))

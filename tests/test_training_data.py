@@ -20,9 +20,9 @@ pytest.importorskip("safetensors")
 
 from PIL import Image
 
-from archspec.backends.training import checkpoint as ckpt
-from archspec.backends.training import data
-from archspec.backends.training.recipe import Recipe, Run, ema_decay, learning_rate, resume_conflicts, settle, step_seed
+from archspec.training import checkpoint as ckpt
+from archspec.training import data
+from archspec.training.recipe import Recipe, Run, ema_decay, learning_rate, resume_conflicts, settle, step_seed
 
 TINY = """
 archspec: 1
@@ -345,7 +345,7 @@ def row(epoch: int) -> dict[str, float]:
 
 
 def test_training_log_writes_csv_png_and_tensorboard(tmp_path: Path) -> None:
-    from archspec.backends.training.log import TrainingLog, read_csv
+    from archspec.training.log import TrainingLog, read_csv
 
     log = TrainingLog(tmp_path, "tiny", [])
     log.epoch([row(1)])

@@ -16,7 +16,7 @@ import pytest
 from library import NETWORKS, run_archspec
 
 import archspec
-from archspec import diff, viewer
+from archspec.tools import diff, viewer
 
 pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="the page embeds Graphviz's layout; dot is missing")
 

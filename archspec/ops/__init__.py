@@ -3,7 +3,7 @@ one registry that every stage and backend reads (as timm's `register_model` / `l
 
 A kind's definition (`base.OpKind`) holds its attributes and defaults, how its operands are
 written, its groups, its shape and cost rules, its neutral weight roles, and its drawing label;
-the JSON Schema of its step is derived from it (`archspec.schema`). Each backend adds one
+the JSON Schema of its step is derived from it (`archspec.frontend.schema`). Each backend adds one
 emitter per kind. Adding a kind is one module here, imported below, plus those emitters.
 """
 

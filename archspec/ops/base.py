@@ -15,7 +15,7 @@ from typing import Any
 from archspec.errors import Pos
 from archspec.ir import Node
 from archspec.limits import MAX_TENSOR_ELEMENTS
-from archspec.padding import axis_pads, output_size
+from archspec.ops.padding import axis_pads, output_size
 
 Shape = tuple[int, ...]
 Lookup = Callable[[str], Node]  # a node of the graph by name, for messages about an input

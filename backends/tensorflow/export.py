@@ -12,9 +12,9 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-
-from archspec.backends.export import Request, Writer, output_names, outputs_list
 from archspec.backends.tensorflow import build, set_weights
+
+from archspec.deploy.export import Request, Writer, output_names, outputs_list
 
 Runs = list[tuple[list[np.ndarray], list[np.ndarray]]]
 

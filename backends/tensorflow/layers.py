@@ -20,7 +20,7 @@ import keras
 from keras import layers
 
 from archspec.ops import BatchNorm
-from archspec.padding import Padding, axis_pads, same_pads, window_pads
+from archspec.ops.padding import Padding, axis_pads, same_pads, window_pads
 
 BN_SUFFIX = "-bn"  # the batch norm after a conv
 ACT_SUFFIX = "-act"  # the activation after a conv, dense or add

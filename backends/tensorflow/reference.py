@@ -18,11 +18,12 @@ from typing import Any, TypeVar
 
 import keras
 import numpy as np
+from archspec.backends.tensorflow.live import spec_of
+from archspec.backends.tensorflow.weights import BN_ROLES, set_weights
 
-from archspec.backends import weights as neutral
-from archspec.backends.tensorflow.lowering import BN_ROLES
 from archspec.ops import OpGroup
 from archspec.spec import Spec
+from archspec.weights import neutral
 
 T = TypeVar("T")
 
@@ -134,3 +135,12 @@ def load_keras(spec: Spec, keras_model: keras.Model) -> dict[str, np.ndarray]:
     for node, layer in zip(ours, theirs, strict=True):
         weights.update(_pair(node, wanted[node], layer, _weights_of(layer, bn_after.get(id(layer)))))
     return weights
+
+
+def load_reference_weights(model: keras.Model, keras_model: keras.Model, source: str = "keras") -> None:
+    """Load the weights of a reference Keras model (keras.applications InceptionV3 or
+    InceptionResNetV2) into the model built from the matching bundled spec."""
+    if source != "keras":
+        raise ValueError(f"unknown reference source '{source}'; the tensorflow backend knows 'keras'")
+    spec = spec_of(model)
+    set_weights(model, load_keras(spec, keras_model), spec)

@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
-
 from archspec.backends import BackendError
-from archspec.backends.export import Request, Writer, output_names, outputs_list
 from archspec.backends.torch import build, set_weights
 from archspec.backends.torch.inference import for_inference
+from torch import nn
+
+from archspec.deploy.export import Request, Writer, output_names, outputs_list
 
 Runs = list[tuple[list[np.ndarray], list[np.ndarray]]]
 

@@ -25,9 +25,8 @@ import operator
 from typing import Any
 
 import torch
+from archspec.backends.torch.live import Network, build
 from torch import Tensor, fx, nn
-
-from archspec.backends.torch.network import Network, build
 
 # The generated helpers that read sizes or branch on values: traced as one call each.
 OPAQUE_FUNCTIONS = ("max_pool", "avg_pool", "residual_add", "gate", "flatten_hwc", "pad_input")

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from archspec.ops import BatchNorm
-from archspec.padding import Padding, same_pads, window_pads
+from archspec.ops.padding import Padding, same_pads, window_pads
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "none": lambda x: x,

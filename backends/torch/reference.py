@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import torch
-
 from archspec.backends.torch.codegen import emitter
-from archspec.backends.torch.network import Network
+from archspec.backends.torch.live import Network
+
 from archspec.spec import Spec
 
 
@@ -115,3 +115,14 @@ def load_in_order(model: Network, state_dict: dict[str, torch.Tensor], source: s
     left = [k for k in state_dict if k not in used and not k.endswith("num_batches_tracked")]
     if left:
         raise ValueError(f"{source} tensor '{left[0]}' has no place in '{model.spec.name}' ({len(left)} left over)")
+
+
+def load_reference_weights(model: Network, state_dict: dict[str, torch.Tensor], source: str = "timm") -> None:
+    """Load a reference implementation's state_dict into the model built from the matching
+    spec: timm's inception_v3, inception_v4 or inception_resnet_v2 (`source="timm"`), or
+    torchvision's googlenet, inception_v3 or resnet50 (`source="torchvision"`), or any spec whose
+    conv and dense nodes come in the order the reference registers its layers (each conv's batch
+    norm registered right after it); every tensor is checked for shape."""
+    if source not in ("timm", "torchvision"):
+        raise ValueError(f"unknown reference source '{source}'; the torch backend knows 'timm' and 'torchvision'")
+    load_in_order(model, state_dict, source)

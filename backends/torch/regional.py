@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from archspec.backends.torch.network import Network
+from archspec.backends.torch.live import Network
 
 
 def compile_blocks(model: Network, **options: Any) -> Network:

@@ -1,0 +1,681 @@
+"""Import a PyTorch model as an archspec spec, with its weights (`archspec import`).
+
+    imported = import_model(model, input_shape=(299, 299, 3), name="inception_v4")
+    imported.text      # the spec, as `archspec.importers.structure` writes it
+    imported.weights   # {IR node/role: array}, neutral layouts (archspec.weights.neutral)
+
+The model is traced with torch.fx in eval mode; modules of the kinds below are kept whole (a
+timm `BatchNormAct2d` is a batch norm with its activation), everything else is traced through,
+and each call is recorded with the modules it was made in. Each traced op becomes an IR op:
+
+    Conv2d -> conv; a BatchNorm2d and an activation after it join it (conv + bn + act is one conv)
+    MaxPool2d, AvgPool2d (and F.max_pool2d, F.avg_pool2d) -> maxpool, avgpool, padding kept as written
+    AdaptiveAvgPool2d(1), F.adaptive_avg_pool2d(x, 1), x.mean((2, 3)) -> global_avgpool (+ Flatten: one op)
+    Linear -> dense; Dropout -> dropout; Flatten, torch.flatten, x.view(x.size(0), -1) -> flatten
+    torch.cat(dim=1) -> concat; a + b, a + s * b -> add (s its scale); a * b -> multiply
+    ReLU, ReLU6, GELU, SiLU, Sigmoid, Tanh, Softmax(dim=1), as modules or functions -> the activation
+    Identity, x.contiguous(), Dropout(0) -> nothing
+
+Anything else is an `ImportFailure` that names the module and the op. The spec is then checked
+like any, the model built from it is given the weights, and both models are run on one random
+batch: the import is done only when their outputs agree (`Imported.difference`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+
+from archspec.backends.torch.weights import _to_neutral
+from archspec.importers import structure
+from archspec.importers.structure import INPUT, Header, Layer, Scope
+from archspec.spec import Spec, load
+from archspec.weights import neutral
+
+
+class ImportFailure(Exception):
+    """The model cannot be written as a spec; the message names the module and the op."""
+
+
+ACTIVATIONS: dict[type[nn.Module], str] = {
+    nn.ReLU: "relu",
+    nn.ReLU6: "relu6",
+    nn.SiLU: "silu",
+    nn.Sigmoid: "sigmoid",
+    nn.Tanh: "tanh",
+}
+ACTIVATION_FUNCTIONS: dict[Any, str] = {
+    F.relu: "relu",
+    torch.relu: "relu",
+    torch.relu_: "relu",
+    F.relu6: "relu6",
+    F.silu: "silu",
+    torch.sigmoid: "sigmoid",
+    F.sigmoid: "sigmoid",
+    torch.tanh: "tanh",
+    F.tanh: "tanh",
+}
+ACTIVATION_METHODS = {"relu": "relu", "relu_": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}
+KEPT = (
+    nn.Conv2d, nn.BatchNorm2d, nn.Linear, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten,
+    nn.Dropout, nn.Identity, nn.GELU, nn.Softmax, *ACTIVATIONS,
+)  # fmt: skip
+CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+
+
+class _Tracer(fx.Tracer):
+    """torch.fx's tracer, keeping the modules archspec maps whole and recording for every node
+    the modules it was called in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scopes: list[Scope] = []
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return isinstance(m, KEPT) or super().is_leaf_module(m, module_qualified_name)
+
+    def call_module(self, m: nn.Module, forward: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+        path = self.path_of_module(m)
+        if self.is_leaf_module(m, path):
+            return super().call_module(m, forward, args, kwargs)
+        self.scopes.append(Scope(path, type(m).__name__, isinstance(m, CONTAINERS)))
+        try:
+            return super().call_module(m, forward, args, kwargs)
+        finally:
+            self.scopes.pop()
+
+    def create_node(self, *args: Any, **kwargs: Any) -> fx.Node:
+        node = super().create_node(*args, **kwargs)
+        node.meta["archspec_scopes"] = tuple(self.scopes)
+        return node
+
+
+@dataclass
+class _Raw:
+    """A traced op: its layer, and the modules whose tensors it carries (`conv`, `bn`, `linear`),
+    more than one where a batch norm joined the conv before it."""
+
+    layer: Layer
+    modules: dict[str, Any] = field(default_factory=dict)  # conv, bn, linear: the modules it carries
+
+
+@dataclass
+class Imported:
+    text: str
+    spec: Spec
+    weights: dict[str, np.ndarray]
+    difference: float  # the largest output difference from the model, relative to its largest output
+    unused: tuple[str, ...] = ()  # modules with parameters that the traced forward never calls
+
+
+def _pair(value: Any) -> list[int]:
+    return list(value) if isinstance(value, tuple | list) else [int(value), int(value)]
+
+
+def _size(value: list[int]) -> str | int | list[int]:
+    return value[0] if value[0] == value[1] else value
+
+
+def _kernel(value: list[int]) -> str:
+    return f"{value[0]}x{value[1]}"
+
+
+def _padding(pad: Any, kernel: list[int], stride: list[int], dilation: list[int], where: str) -> Any:
+    """PyTorch's padding as the spec writes it: `valid` for none, `same` where it is (stride 1,
+    an odd reach, half of it each side), else the pads as written: PyTorch pads both sides alike."""
+    if isinstance(pad, str):
+        if pad == "valid":
+            return "valid"
+        if pad == "same" and all(s == 1 for s in stride):
+            return "same"
+        raise ImportFailure(f"{where}: padding '{pad}' with stride {stride} has no archspec form")
+    pads = _pair(pad)
+    if pads == [0, 0]:  # a 1x1 window pads nothing either way: the default says it
+        return "same" if kernel == [1, 1] else "valid"
+    reach = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]
+    if stride == [1, 1] and all(r % 2 == 0 and p == r // 2 for p, r in zip(pads, reach, strict=True)):
+        return "same"
+    return pads[0] if pads[0] == pads[1] else pads
+
+
+class _Mapper:
+    """Walks the traced graph in order and makes one raw op per node that computes something."""
+
+    def __init__(self, model: nn.Module, graph: fx.Graph):
+        self.model, self.graph = model, graph
+        self.raws: dict[str, _Raw] = {}
+        self.values: dict[fx.Node, Any] = {}  # a node's value: a layer id, or a Python value
+        self.calls: dict[str, int] = {}
+
+    def run(self) -> tuple[list[_Raw], list[str]]:
+        outputs: list[str] = []
+        for node in self.graph.nodes:
+            if node.op == "placeholder":
+                if INPUT in self.values.values():
+                    raise ImportFailure(f"the model takes more than one input ('{node.target}'); archspec takes one")
+                self.values[node] = INPUT
+            elif node.op == "output":
+                outputs = self._outputs(node.args[0])
+            elif node.op == "call_module":
+                self.values[node] = self._module(node)
+            elif node.op in ("call_function", "call_method"):
+                self.values[node] = self._function(node)
+            else:  # get_attr: a tensor of the model used as a value
+                raise ImportFailure(f"{node.target}: the model uses a stored tensor directly, which archspec cannot")
+        return list(self.raws.values()), outputs
+
+    def _outputs(self, value: Any) -> list[str]:
+        items = value if isinstance(value, tuple | list) else (value,)
+        found = [self.values.get(item) for item in items]
+        if not found or not all(isinstance(v, str) and v in self.raws for v in found):
+            raise ImportFailure("the model's output must be a tensor or a tuple of tensors it computes")
+        return found  # type: ignore[return-value]
+
+    def _where(self, node: fx.Node) -> str:
+        scopes = node.meta.get("archspec_scopes", ())
+        return scopes[-1].path if scopes else "the model's forward"
+
+    def _new(self, node: fx.Node, op: str, attrs: dict[str, Any], inputs: Sequence[str], path: str | None) -> str:
+        base = path or f"{self._where(node)}/{node.name}"
+        count = self.calls.get(base, 0)
+        self.calls[base] = count + 1
+        lid = base if count == 0 else f"{base}#{count}"
+        scopes = node.meta.get("archspec_scopes", ())
+        self.raws[lid] = _Raw(Layer(lid, op, attrs, tuple(inputs), scopes, path))
+        return lid
+
+    def _tensor(self, node: fx.Node, value: Any) -> str:
+        found = self.values.get(value) if isinstance(value, fx.Node) else None
+        if not isinstance(found, str):
+            raise ImportFailure(
+                f"{self._where(node)}: '{node.target}' reads something that is not a tensor archspec follows"
+            )
+        return found
+
+    # -- modules -------------------------------------------------------------------------------
+
+    def _module(self, node: fx.Node) -> Any:
+        path = str(node.target)
+        module = self.model.get_submodule(path)
+        if not node.args:
+            raise ImportFailure(f"{path}: a module called without a tensor")
+        source = self._tensor(node, node.args[0])
+        where = f"{path} ({type(module).__name__})"
+        if isinstance(module, nn.Conv2d):
+            return self._conv(node, module, source, path)
+        if isinstance(module, nn.BatchNorm2d):
+            return self._batch_norm(node, module, source, path)
+        if isinstance(module, nn.Linear):
+            lid = self._new(
+                node,
+                "dense",
+                {"units": module.out_features, "bias": module.bias is not None, "activation": "none"},
+                [source],
+                path,
+            )
+            self.raws[lid].modules["linear"] = module
+            return lid
+        if type(module) in ACTIVATIONS or isinstance(module, nn.GELU | nn.Softmax):
+            return self._activation(node, source, _module_activation(module, where), path)
+        if isinstance(module, nn.MaxPool2d | nn.AvgPool2d):
+            return self._pool(node, source, module, path)
+        if isinstance(module, nn.AdaptiveAvgPool2d):
+            if _pair(module.output_size) != [1, 1]:
+                raise ImportFailure(
+                    f"{where}: adaptive average pooling to {module.output_size}; archspec pools to 1x1 only"
+                )
+            return self._new(node, "global_avgpool", {"keepdims": True}, [source], path)
+        if isinstance(module, nn.Flatten):
+            if module.start_dim != 1 or module.end_dim != -1:
+                raise ImportFailure(f"{where}: flatten from dimension {module.start_dim}; archspec flattens from 1")
+            return self._new(node, "flatten", {}, [source], path)
+        if isinstance(module, nn.Dropout):
+            return source if module.p == 0 else self._new(node, "dropout", {"rate": float(module.p)}, [source], path)
+        if isinstance(module, nn.Identity):
+            return source
+        kind = f"{type(module).__module__}.{type(module).__name__}"
+        raise ImportFailure(f"{path}: no archspec op for the module {kind}")
+
+    def _conv(self, node: fx.Node, conv: nn.Conv2d, source: str, path: str) -> str:
+        where = f"{path} (Conv2d)"
+        if conv.padding_mode != "zeros":
+            raise ImportFailure(f"{where}: padding mode '{conv.padding_mode}'; archspec pads with zeros")
+        kernel, stride, dilation = _pair(conv.kernel_size), _pair(conv.stride), _pair(conv.dilation)
+        attrs = {
+            "kernel": _kernel(kernel),
+            "stride": _size(stride),
+            "padding": _padding(conv.padding, kernel, stride, dilation, where),
+            "filters": conv.out_channels,
+            "groups": conv.groups,
+            "dilation": _size(dilation),
+            "bias": conv.bias is not None,
+            "bn": False,
+            "activation": "none",
+        }
+        lid = self._new(node, "conv", attrs, [source], path)
+        self.raws[lid].modules["conv"] = conv
+        return lid
+
+    def _batch_norm(self, node: fx.Node, bn: nn.BatchNorm2d, source: str, path: str) -> str:
+        """A batch norm joins the conv it follows (and its activation, a timm BatchNormAct2d's)."""
+        raw = self.raws.get(source)
+        users = [u for u in node.args[0].users] if isinstance(node.args[0], fx.Node) else []
+        if raw is None or raw.layer.op != "conv" or raw.layer.attrs["bn"] is not False or len(users) != 1:
+            raise ImportFailure(
+                f"{path} (BatchNorm2d): a batch norm that does not directly follow a conv; archspec has none"
+            )
+        if not bn.track_running_stats or bn.running_mean is None:
+            raise ImportFailure(f"{path} (BatchNorm2d): batch norm without running statistics")
+        norm: dict[str, Any] = {"eps": float(bn.eps)}
+        if bn.momentum is None or not math.isclose(bn.momentum, 0.1):
+            norm["momentum"] = 0.1 if bn.momentum is None else float(bn.momentum)
+        if not bn.affine:
+            norm.update(scale=False, center=False)
+        raw.layer.attrs["bn"] = norm
+        raw.modules["bn"] = bn
+        drop, act = getattr(bn, "drop", None), getattr(bn, "act", None)
+        if drop is not None and not isinstance(drop, nn.Identity):
+            raise ImportFailure(f"{path}.drop ({type(drop).__name__}): dropout inside a batch norm")
+        if act is not None and not isinstance(act, nn.Identity):
+            raw.layer.attrs["activation"] = _module_activation(act, f"{path}.act ({type(act).__name__})")
+        return raw.layer.id
+
+    def _activation(self, node: fx.Node, source: str, fn: str, path: str | None) -> str:
+        """An activation joins the op before it when that op has none and nothing else reads it."""
+        raw = self.raws.get(source)
+        users = list(node.args[0].users) if isinstance(node.args[0], fx.Node) else []
+        joins = raw is not None and raw.layer.op in ("conv", "dense", "add") and len(users) == 1
+        if joins and raw.layer.attrs.get("activation") == "none":  # type: ignore[union-attr]
+            raw.layer.attrs["activation"] = fn  # type: ignore[union-attr]
+            return source
+        return self._new(node, "activation", {"fn": fn}, [source], path)
+
+    def _pool(self, node: fx.Node, source: str, pool: nn.MaxPool2d | nn.AvgPool2d, path: str) -> str:
+        kind = "maxpool" if isinstance(pool, nn.MaxPool2d) else "avgpool"
+        settings = {
+            "kernel_size": pool.kernel_size,
+            "stride": pool.stride,
+            "padding": pool.padding,
+            "ceil_mode": pool.ceil_mode,
+            "dilation": getattr(pool, "dilation", 1),
+            "count_include_pad": getattr(pool, "count_include_pad", True),
+            "divisor_override": getattr(pool, "divisor_override", None),
+        }
+        return self._pool_op(node, source, kind, settings, path, f"{path} ({type(pool).__name__})")
+
+    def _pool_op(self, node: fx.Node, source: str, kind: str, s: dict[str, Any], path: str | None, where: str) -> str:
+        kernel = _pair(s["kernel_size"])
+        stride = _pair(s["stride"] if s["stride"] not in (None, ()) else s["kernel_size"])
+        if _pair(s["dilation"]) != [1, 1] or s.get("divisor_override") or s.get("return_indices"):
+            raise ImportFailure(f"{where}: a dilated pool, a divisor override or returned indices")
+        attrs: dict[str, Any] = {
+            "kernel": _kernel(kernel),
+            "stride": _size(stride),
+            "padding": _padding(s["padding"], kernel, stride, [1, 1], where),
+            "ceil_mode": bool(s["ceil_mode"]),
+        }
+        if kind == "avgpool":
+            # PyTorch counts padded cells unless told not to; the spec's `same` leaves them out.
+            attrs["include_padding"] = bool(s["count_include_pad"]) and attrs["padding"] != "valid"
+        return self._new(node, kind, attrs, [source], path)
+
+    # -- functions and methods -----------------------------------------------------------------
+
+    def _function(self, node: fx.Node) -> Any:
+        target = node.target
+        args: Any = node.args  # fx's Argument type is too wide to be of use here
+        kwargs: Any = node.kwargs
+        name = target if isinstance(target, str) else getattr(target, "__name__", str(target))
+        where = self._where(node)
+        if node.op == "call_method" and target in ("size", "dim"):
+            return ("size", args[0], *args[1:])
+        if target is getattr and len(args) == 2 and args[1] == "shape":
+            return ("size", args[0])
+        if target is operator.getitem and isinstance(self.values.get(args[0]), tuple):
+            return ("size", self.values[args[0]][1], args[1])
+        if target in (torch.cat, torch.concat):
+            tensors = args[0] if args else kwargs["tensors"]
+            dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
+            if dim not in (1, -3):
+                raise ImportFailure(f"{where}: torch.cat along dimension {dim}; archspec concatenates channels (1)")
+            return self._new(node, "concat", {}, [self._tensor(node, t) for t in tensors], None)
+        if target in (operator.add, operator.iadd, torch.add) or (
+            node.op == "call_method" and target in ("add", "add_")
+        ):
+            return self._add(node, args, kwargs, where)
+        if target in (operator.mul, operator.imul, torch.mul) or (
+            node.op == "call_method" and target in ("mul", "mul_")
+        ):
+            return self._mul(node, args, where)
+        fn = ACTIVATION_FUNCTIONS.get(target) if node.op == "call_function" else ACTIVATION_METHODS.get(str(target))
+        if fn is not None:
+            return self._activation(node, self._tensor(node, args[0]), fn, None)
+        if target is F.gelu:
+            if kwargs.get("approximate", "none") != "none":
+                raise ImportFailure(f"{where}: F.gelu(approximate='tanh'); archspec's gelu is the exact one")
+            return self._activation(node, self._tensor(node, args[0]), "gelu", None)
+        if target in (F.softmax, torch.softmax) or (node.op == "call_method" and target == "softmax"):
+            if (args[1] if len(args) > 1 else kwargs.get("dim")) not in (1, -1):
+                raise ImportFailure(f"{where}: softmax along another dimension than the channels")
+            return self._activation(node, self._tensor(node, args[0]), "softmax", None)
+        if target in (F.max_pool2d, F.avg_pool2d):
+            return self._pool_function(node, target, args, kwargs, where)
+        if target is F.adaptive_avg_pool2d:
+            size = args[1] if len(args) > 1 else kwargs.get("output_size")
+            if _pair(size) != [1, 1]:
+                raise ImportFailure(f"{where}: adaptive average pooling to {size}; archspec pools to 1x1 only")
+            return self._new(node, "global_avgpool", {"keepdims": True}, [self._tensor(node, args[0])], None)
+        if target is torch.mean or (node.op == "call_method" and target == "mean"):
+            dims = args[1] if len(args) > 1 else kwargs.get("dim")
+            if sorted(int(d) % 4 for d in (dims if isinstance(dims, tuple | list) else [dims])) != [2, 3]:
+                raise ImportFailure(f"{where}: a mean over dimensions {dims}; archspec averages over height and width")
+            keep = bool(args[2] if len(args) > 2 else kwargs.get("keepdim", False))
+            return self._new(node, "global_avgpool", {"keepdims": keep}, [self._tensor(node, args[0])], None)
+        if target is torch.flatten or (node.op == "call_method" and target == "flatten"):
+            start = args[1] if len(args) > 1 else kwargs.get("start_dim", 0)
+            if start != 1:
+                raise ImportFailure(f"{where}: flatten from dimension {start}; archspec keeps the batch (1)")
+            return self._new(node, "flatten", {}, [self._tensor(node, args[0])], None)
+        if node.op == "call_method" and target in ("view", "reshape") and self._is_flatten(args):
+            return self._new(node, "flatten", {}, [self._tensor(node, args[0])], None)
+        if target is F.dropout:
+            p = args[1] if len(args) > 1 else kwargs.get("p", 0.5)
+            training = args[2] if len(args) > 2 else kwargs.get("training", True)
+            source = self._tensor(node, args[0])
+            return source if not training or p == 0 else self._new(node, "dropout", {"rate": float(p)}, [source], None)
+        if node.op == "call_method" and target in ("contiguous", "clone"):
+            return self._tensor(node, args[0])
+        shown = (
+            f"Tensor.{target}"
+            if node.op == "call_method"
+            else f"{getattr(target, '__module__', '') or ''}.{name}".lstrip(".")
+        )
+        raise ImportFailure(f"{where}: no archspec op for {shown}")
+
+    def _is_flatten(self, args: Sequence[Any]) -> bool:
+        """x.view(x.size(0), -1): the batch kept, the rest flattened."""
+        if len(args) != 3 or args[2] != -1 or not isinstance(args[1], fx.Node):
+            return False
+        size = self.values.get(args[1])
+        return isinstance(size, tuple) and size[0] == "size" and size[1] is args[0] and size[2:] == (0,)
+
+    def _pool_function(
+        self, node: fx.Node, target: Any, args: Sequence[Any], kwargs: dict[str, Any], where: str
+    ) -> str:
+        names = ["input", "kernel_size", "stride", "padding"]
+        names += (
+            ["dilation", "ceil_mode", "return_indices"]
+            if target is F.max_pool2d
+            else ["ceil_mode", "count_include_pad", "divisor_override"]
+        )
+        given = {**dict(zip(names, args, strict=False)), **kwargs}
+        settings = {
+            "kernel_size": given["kernel_size"],
+            "stride": given.get("stride"),
+            "padding": given.get("padding", 0),
+            "ceil_mode": given.get("ceil_mode", False),
+            "dilation": given.get("dilation", 1),
+            "count_include_pad": given.get("count_include_pad", True),
+            "divisor_override": given.get("divisor_override"),
+            "return_indices": given.get("return_indices", False),
+        }
+        kind = "maxpool" if target is F.max_pool2d else "avgpool"
+        return self._pool_op(node, self._tensor(node, given["input"]), kind, settings, None, where)
+
+    def _add(self, node: fx.Node, args: Sequence[Any], kwargs: dict[str, Any], where: str) -> str:
+        """a + b, or with one operand scaled (a * s + b, torch.add(b, a, alpha=s)): an add whose
+        residual is the scaled operand."""
+        if len(args) != 2 or not all(isinstance(a, fx.Node) for a in args):
+            raise ImportFailure(f"{where}: adding a number to a tensor; archspec adds tensors")
+        values = [self.values.get(a) for a in args]
+        scale = 1.0
+        operands: list[str] = []
+        for value in values:
+            if isinstance(value, tuple) and value[0] == "scaled":
+                scale = value[2]
+                operands.insert(0, value[1])
+            elif isinstance(value, str):
+                operands.append(value)
+            else:
+                raise ImportFailure(f"{where}: an add of something that is not a tensor archspec follows")
+        if "alpha" in kwargs:
+            scale = float(kwargs["alpha"])
+            operands = [operands[1], operands[0]]  # torch.add(input, other, alpha): other is scaled
+        if sum(isinstance(v, tuple) for v in values) > 1:
+            raise ImportFailure(f"{where}: an add of two scaled tensors; archspec scales one operand")
+        return self._new(node, "add", {"scale": float(scale), "activation": "none"}, operands, None)
+
+    def _mul(self, node: fx.Node, args: Sequence[Any], where: str) -> Any:
+        tensors = [a for a in args if isinstance(a, fx.Node)]
+        numbers = [a for a in args if isinstance(a, int | float) and not isinstance(a, bool)]
+        if len(tensors) == 2:  # the map first, then its gate, whichever order the model writes
+            tensors.sort(key=_elements, reverse=True)
+            return self._new(node, "multiply", {}, [self._tensor(node, t) for t in tensors], None)
+        if len(tensors) == 1 and len(numbers) == 1:
+            if any(u.target not in (operator.add, operator.iadd, torch.add) for u in node.users):
+                raise ImportFailure(
+                    f"{where}: a tensor times {numbers[0]} that no add uses; archspec scales only a residual"
+                )
+            return ("scaled", self._tensor(node, tensors[0]), float(numbers[0]))
+        raise ImportFailure(f"{where}: a multiplication archspec cannot write")
+
+
+class _ShapeRecorder(fx.Interpreter):
+    """Runs a traced graph and writes each tensor's shape on its node, as fx's shape propagation."""
+
+    def run_node(self, n: fx.Node) -> Any:
+        result = super().run_node(n)
+        if isinstance(result, torch.Tensor):
+            n.meta["archspec_shape"] = tuple(result.shape)
+        return result
+
+
+def _record_shapes(model: nn.Module, graph: fx.Graph, input_shape: Sequence[int]) -> None:
+    """Each node's shape at one HxWxC input, where the model runs on it; where it does not, the
+    mapping that follows names what it cannot write, or the comparison says the model failed."""
+    height, width, channels = input_shape
+    with contextlib.suppress(Exception), torch.no_grad():  # the shapes only order a multiply's operands
+        _ShapeRecorder(fx.GraphModule(model, graph)).run(torch.zeros(1, channels, height, width))
+
+
+def _elements(node: fx.Node) -> int:
+    """How many elements a traced node's value has, as `_record_shapes` found (0 if unknown)."""
+    return math.prod(node.meta.get("archspec_shape", (0,)))
+
+
+def _module_activation(module: nn.Module, where: str) -> str:
+    if type(module) in ACTIVATIONS:
+        return ACTIVATIONS[type(module)]
+    if isinstance(module, nn.GELU):
+        if module.approximate != "none":
+            raise ImportFailure(f"{where}: GELU(approximate='tanh'); archspec's gelu is the exact one")
+        return "gelu"
+    if isinstance(module, nn.Softmax):
+        if module.dim not in (1, -1):
+            raise ImportFailure(f"{where}: softmax along dimension {module.dim}, not the channels")
+        return "softmax"
+    raise ImportFailure(f"{where}: no archspec activation for {type(module).__name__}")
+
+
+def _global_flatten(raws: list[_Raw], outputs: list[str]) -> list[_Raw]:
+    """A flatten right after a global pool that keeps its dimensions is that pool without them."""
+    by_id = {raw.layer.id: raw for raw in raws}
+    users: dict[str, int] = {}
+    for raw in raws:
+        for source in raw.layer.inputs:
+            users[source] = users.get(source, 0) + 1
+    gone: dict[str, str] = {}
+    for raw in raws:
+        layer = raw.layer
+        if layer.op != "flatten":
+            continue
+        pool = by_id.get(layer.inputs[0])
+        if pool and pool.layer.op == "global_avgpool" and pool.layer.attrs["keepdims"] and users[pool.layer.id] == 1:
+            pool.layer.attrs["keepdims"] = False
+            gone[layer.id] = pool.layer.id
+    kept = [raw for raw in raws if raw.layer.id not in gone]
+    for raw in kept:
+        raw.layer.inputs = tuple(gone.get(i, i) for i in raw.layer.inputs)
+    outputs[:] = [gone.get(o, o) for o in outputs]
+    return kept
+
+
+def trace(model: nn.Module, input_shape: Sequence[int]) -> tuple[list[_Raw], list[str]]:
+    """The model's ops as raw layers, in the order computed, and its outputs. Each traced node's
+    shape at an HxWxC `input_shape` is recorded as torch.fx's shape propagation records it."""
+    model = model.eval()
+    tracer = _Tracer()
+    try:
+        graph = tracer.trace(model)
+    except ImportFailure:
+        raise
+    except Exception as exc:  # torch.fx cannot follow data-dependent control flow
+        raise ImportFailure(
+            f"torch.fx cannot trace the model: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+        ) from None
+    _record_shapes(model, graph, input_shape)
+    raws, outputs = _Mapper(model, graph).run()
+    raws = _global_flatten(raws, outputs)
+    _named_by_their_modules(raws)
+    return raws, outputs
+
+
+def _named_by_their_modules(raws: Sequence[_Raw]) -> None:
+    """An op that is all its module computes (a ConvNormAct's conv, batch norm and activation;
+    timm's SelectAdaptivePool2d) is named after that module, and no longer sits inside it."""
+    ops_in: dict[Scope, int] = {}
+    for raw in raws:
+        for scope in raw.layer.scope:
+            ops_in[scope] = ops_in.get(scope, 0) + 1
+    for raw in raws:
+        layer = raw.layer
+        while layer.scope and not layer.scope[-1].container and ops_in[layer.scope[-1]] == 1:
+            layer.path, layer.scope = layer.scope[-1].path, layer.scope[:-1]
+
+
+def _neutral_weights(spec: Spec, order: Sequence[str], raws: dict[str, _Raw]) -> dict[str, np.ndarray]:
+    """Each node's tensors from the modules of its layer, in the neutral layouts."""
+    nodes = [name for name in spec.graph if name != INPUT]
+    if len(nodes) != len(order):
+        raise ImportFailure(f"the written spec has {len(nodes)} ops, the model {len(order)}; this is a bug in archspec")
+    wanted = neutral.expected_shapes(spec)
+    found: dict[str, np.ndarray] = {}
+    for name, lid in zip(nodes, order, strict=True):
+        node, raw = spec.node(name), raws[lid]
+        if node.op != raw.layer.op:
+            raise ImportFailure(
+                f"'{name}' is a {node.op} in the spec but {lid} is a {raw.layer.op}; this is a bug in archspec"
+            )
+        for role, tensor in _tensors(raw, spec, node.inputs[0] if node.inputs else None).items():
+            key = neutral.key(name, role)
+            if key in wanted:
+                found[key] = np.ascontiguousarray(tensor, dtype=np.float32)
+    return found
+
+
+def _tensors(raw: _Raw, spec: Spec, source: str | None) -> dict[str, np.ndarray]:
+    """A layer's tensors by neutral role, in the layouts the torch backend converts to."""
+    found: dict[str, np.ndarray] = {}
+    conv, bn, linear = raw.modules.get("conv"), raw.modules.get("bn"), raw.modules.get("linear")
+    if conv is not None:
+        found["kernel"] = _to_neutral("kernel", conv.weight, ())
+        if conv.bias is not None:
+            found["bias"] = _to_neutral("bias", conv.bias, ())
+    if bn is not None:
+        roles = {"moving_mean": bn.running_mean, "moving_variance": bn.running_var}
+        if bn.affine:
+            roles.update(gamma=bn.weight, beta=bn.bias)
+        found.update({role: _to_neutral(role, tensor, ()) for role, tensor in roles.items()})
+    if linear is not None:
+        weight = linear.weight.detach()  # (out, in); a flattened map's inputs are (C, H, W) in PyTorch
+        shape = spec.shapes[spec.node(source).inputs[0]] if source and spec.node(source).op == "flatten" else None
+        if shape is not None and len(shape) == 3:
+            h, w, c = shape
+            weight = weight.reshape(-1, c, h, w).permute(0, 2, 3, 1).reshape(weight.shape[0], -1)
+        found["kernel"] = _to_neutral("kernel", weight, ())
+        if linear.bias is not None:
+            found["bias"] = _to_neutral("bias", linear.bias, ())
+    return found
+
+
+def header(model: nn.Module, name: str, input_shape: tuple[int, int, int] | None, source: str) -> Header:
+    """The spec's name, description and input: the shape given, else timm's pretrained config's,
+    with the preprocessing that config names."""
+    config = getattr(model, "pretrained_cfg", None) or getattr(model, "default_cfg", None) or {}
+    written: dict[str, Any] = {}
+    if input_shape is None and "input_size" in config:
+        c, h, w = config["input_size"]
+        input_shape = (int(h), int(w), int(c))
+    if input_shape is None:
+        raise ImportFailure("the input shape is not known: give it (--input HxWxC, or input_shape=(H, W, C))")
+    written["shape"] = list(input_shape)
+    for key in ("mean", "std"):
+        if key in config:
+            values = [float(v) for v in config[key]]
+            written[key] = values[0] if len(set(values)) == 1 else values
+    if config.get("interpolation") in ("nearest", "bilinear", "bicubic"):
+        written["interpolation"] = config["interpolation"]
+    if "crop_pct" in config:
+        written["crop_pct"] = float(config["crop_pct"])
+    comment = f"# Imported from {source} by `archspec import`; blocks, block types and parameters as found."
+    return Header(name, f"Imported from {source}.", written, comment)
+
+
+def import_model(
+    model: nn.Module,
+    input_shape: tuple[int, int, int] | None = None,
+    name: str = "imported",
+    source: str = "a PyTorch model",
+    seed: int = 0,
+) -> Imported:
+    """The model as a checked spec with its weights, verified by running both on one batch."""
+    written_header = header(model, name, input_shape, source)
+    raws, outputs = trace(model, written_header.input["shape"])
+    text, order = structure.write([raw.layer for raw in raws], outputs, written_header)
+    try:
+        spec = load(text)
+    except Exception as exc:  # a spec archspec wrote must check: say so rather than hide it
+        raise ImportFailure(f"the written spec does not check ({exc}); this is a bug in archspec\n{text}") from None
+    weights = _neutral_weights(spec, order, {raw.layer.id: raw for raw in raws})
+    difference = compare(model, spec, weights, seed)
+    used = {id(m) for raw in raws for m in raw.modules.values()}
+    unused = tuple(
+        path
+        for path, module in model.named_modules()
+        if path
+        and not list(module.children())
+        and id(module) not in used
+        and any(True for _ in module.parameters(recurse=False))
+    )
+    return Imported(text, spec, weights, difference, unused)
+
+
+def compare(model: nn.Module, spec: Spec, weights: dict[str, np.ndarray], seed: int = 0) -> float:
+    """The largest difference of the two models' outputs on one random batch of two, relative
+    to the largest output, in eval mode and float64 (so that only the import can differ)."""
+    from archspec.backends.torch import build, set_weights
+
+    built = build(spec)
+    set_weights(built, weights)
+    generator = torch.Generator().manual_seed(seed)
+    h, w, c = spec.input_shape
+    x = torch.randn(2, c, h, w, generator=generator, dtype=torch.float64)
+    reference, mine = copy.deepcopy(model).eval().double(), built.eval().double()  # the caller's model stays
+    with torch.no_grad():
+        expected, found = _outputs(reference(x)), _outputs(mine(x))
+    scale = max(float(e.abs().max()) for e in expected) or 1.0
+    return max(float((e - f).abs().max()) for e, f in zip(expected, found, strict=True)) / scale
+
+
+def _outputs(value: Any) -> list[torch.Tensor]:
+    return list(value) if isinstance(value, tuple | list) else [value]
