@@ -1,4 +1,11 @@
-"""Located diagnostics: every problem in a spec points at the text that caused it."""
+"""Located diagnostics and the one base of archspec's errors.
+
+Every problem in a spec points at the text that caused it (`Pos`, `Diagnostic`). Every error
+archspec raises for a user to fix is an `ArchspecError`: a message, the spec position it
+concerns where there is one, and a hint; `report()` is what the command line prints, and
+`exit_status` what it exits with (2 for a command asked wrongly, 1 for everything else). The
+command line catches this one class, once.
+"""
 
 from __future__ import annotations
 
@@ -48,6 +55,13 @@ def shown(value: object) -> str:
     return text if len(text) <= MAX_QUOTED else f"{text[:40]}... ({len(text)} characters)"
 
 
+def first_lines(exc: BaseException) -> str:
+    """The first lines of an error message, for one line of ours: Keras's list every layer that
+    failed."""
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return " ".join(lines[:2]) if lines else type(exc).__name__
+
+
 def _bounded(text: str) -> str:
     """One line of at most about MAX_MESSAGE characters, cut in the middle where longer."""
     text = " ".join(text.splitlines())
@@ -56,12 +70,39 @@ def _bounded(text: str) -> str:
     return f"{text[: MAX_MESSAGE // 2]} [... {len(text) - MAX_MESSAGE} characters ...] {text[-MAX_MESSAGE // 2 :]}"
 
 
-class SpecError(Exception):
+class ArchspecError(Exception):
+    """An error a user can fix: what is wrong, where in a spec (if it concerns one) and a hint."""
+
+    exit_status = 1
+
+    def __init__(self, message: str, pos: Pos | None = None, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.pos, self.hint = pos, hint
+
+    def report(self) -> str:
+        """The lines the command line prints: `FILE:LINE:COL: error: ...` where the error concerns
+        spec text, else `error: ...`, then `  hint: ...` where there is one."""
+        message = _bounded(str(self))
+        text = f"{self.pos}: error: {message}" if self.pos else f"error: {message}"
+        return text + (f"\n  hint: {_bounded(self.hint)}" if self.hint else "")
+
+
+class UsageError(ArchspecError):
+    """A command asked in a way that cannot work, whatever the files hold."""
+
+    exit_status = 2
+
+
+class SpecError(ArchspecError):
     """One or more diagnostics; raised by a pipeline stage once it has found all it can."""
 
     def __init__(self, diagnostics: list[Diagnostic]):
         self.diagnostics = sorted(set(diagnostics), key=lambda d: (d.pos, d.message))
         super().__init__("\n".join(d.format() for d in self.diagnostics))
+        self.pos = self.diagnostics[0].pos if self.diagnostics else None
+
+    def report(self) -> str:
+        return str(self)
 
     @classmethod
     def at(cls, pos: Pos, message: str, hint: str | None = None) -> SpecError:

@@ -99,6 +99,12 @@ class Spec:
         reset_classifier); its class names, if any, are dropped."""
         return self._reloaded(num_classes=num_classes)
 
+    def with_input_size(self, size: tuple[int, int]) -> Spec:
+        """The same spec at another input height and width; its channels stay."""
+        if size == self.input_shape[:2]:
+            return self
+        return self._reloaded(input_shape=(size[0], size[1], self.input_shape[2]))
+
     def _reloaded(self, **changed: Any) -> Spec:
         if self.origin is None:
             raise ValueError("only a spec made by archspec.load can be changed")

@@ -10,25 +10,23 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import TYPE_CHECKING
 
+from archspec.errors import ArchspecError
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     import numpy as np
 
-    from archspec.errors import Pos
     from archspec.spec import Spec
     from archspec.training.data import ImageSet
     from archspec.training.recipe import Run
     from archspec.training.runs import Options, Outcome
 
 
-class BackendError(ValueError):
-    """A spec the front end accepted but a backend cannot serve, with the spec position it
-    concerns where there is one, so that the command line reports it at its line."""
-
-    def __init__(self, message: str, pos: Pos | None = None) -> None:
-        super().__init__(message)
-        self.pos = pos
+class BackendError(ArchspecError, ValueError):
+    """A spec the front end accepted but a backend cannot serve, or weights that do not fit it,
+    with the spec position it concerns where there is one, so that the command line reports it
+    at its line."""
 
 
 @dataclass(frozen=True)

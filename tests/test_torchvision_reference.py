@@ -186,6 +186,7 @@ VGG_SMALL = (32, 32, 3)  # VGG-16-BN's layers with a smaller classifier: files o
 def test_weight_files_that_do_not_fit_are_refused_by_convert_and_weights(tmp_path: Path) -> None:
     """`convert` and every `--weights` (export, eval, predict read it through `weights_at`)
     refuse a file missing one array, holding one more, or of another layout."""
+    from archspec.errors import ArchspecError
     from archspec.training.checkpoint import weights_at
     from archspec.weights import convert, neutral
 
@@ -202,10 +203,10 @@ def test_weight_files_that_do_not_fit_are_refused_by_convert_and_weights(tmp_pat
         "torch": "it holds torch weights, not neutral ones",
     }
     for name, message in cases.items():
-        with pytest.raises(ValueError, match=message):
+        with pytest.raises(ArchspecError, match=message):
             convert.read("neutral", tmp_path / f"{name}.safetensors", spec)
-        with pytest.raises(Exception, match=message):
+        with pytest.raises(ArchspecError, match=message):
             weights_at(tmp_path / f"{name}.safetensors", spec)
     neutral.save(arrays, tmp_path / "neutral.safetensors")
-    with pytest.raises(ValueError, match="it holds neutral weights, not torch ones"):
+    with pytest.raises(ArchspecError, match="it holds neutral weights, not torch ones"):
         convert.read("torch", tmp_path / "neutral.safetensors", spec)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from archspec import ops
-from archspec.backends import BackendError
 from archspec.codegen.naming import Constants, Namespace, names_tuple, pascal_case
+from archspec.errors import ArchspecError
 from archspec.ir import Node, Step
 from archspec.ops import BatchNorm, OpGroup
 from archspec.spec import Spec
@@ -30,7 +30,7 @@ def input_name(index: int) -> str:
     return f"<input {index}>"
 
 
-class CodegenError(BackendError):
+class CodegenError(ArchspecError):
     """A spec that the code generator cannot express."""
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from archspec.backends import BackendError
+from archspec.errors import ArchspecError, UsageError
 
 if TYPE_CHECKING:
     from archspec.spec import Spec
@@ -58,13 +59,13 @@ def output_names(spec: Spec) -> list[str]:
 
 
 def format_of(path: str, given: str | None) -> str:
-    """--format, else the one the file name tells; ValueError when neither does."""
+    """--format, else the one the file name tells; UsageError when neither does."""
     if given:
         return given
     suffix = Path(path).suffix.lower()
     if suffix in SUFFIXES:
         return SUFFIXES[suffix]
-    raise ValueError(f"cannot tell the format from '{path}'; give --format {'|'.join(FORMATS)}")
+    raise UsageError(f"cannot tell the format from '{path}'; give --format {'|'.join(FORMATS)}")
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def export(request: Request, target: Path) -> Exported:
     partial = target.with_name(f".partial.{target.name}")
     _remove(partial)
     try:
-        runs = writer(request.format)(request, partial)
+        runs = _written(request, partial, target)
         difference = max(relative_difference(live, loaded) for live, loaded in runs)
         if not difference <= TOLERANCE:
             raise BackendError(
@@ -117,6 +118,13 @@ def export(request: Request, target: Path) -> Exported:
     finally:
         _remove(partial)
     return Exported(difference, request.batches)
+
+
+def _written(request: Request, partial: Path, target: Path) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
+    try:
+        return writer(request.format)(request, partial)
+    except OSError as exc:
+        raise ArchspecError(f"cannot write {target}: {exc.strerror or exc}") from None
 
 
 def _remove(path: Path) -> None:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from archspec.errors import brief, did_you_mean
+from archspec.errors import ArchspecError, brief, did_you_mean
 from archspec.limits import MAX_EXPR_LENGTH, MAX_INT_TEXT, MAX_ROUND_DIGITS, within_budget
 
 _NAME = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -32,7 +32,7 @@ _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
 _FUNCTIONS: dict[str, Callable[..., Any]] = {"int": int, "round": round, "min": min, "max": max}
 
 
-class ExprError(ValueError):
+class ExprError(ArchspecError, ValueError):
     pass
 
 

@@ -37,13 +37,14 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from archspec.backends.torch.weights import _to_neutral
+from archspec.errors import ArchspecError, first_lines
 from archspec.importers import structure
 from archspec.importers.structure import INPUT, Header, Layer, Scope
 from archspec.spec import Spec, load
 from archspec.weights import neutral
 
 
-class ImportFailure(Exception):
+class ImportFailure(ArchspecError):
     """The model cannot be written as a spec; the message names the module and the op."""
 
 
@@ -658,6 +659,29 @@ def import_model(
         and any(True for _ in module.parameters(recurse=False))
     )
     return Imported(text, spec, weights, difference, unused)
+
+
+TOLERANCE = 1e-6  # the largest output difference, relative to the largest output, of an import
+
+
+def import_factory(
+    factory: Callable[[], Any], text: str, input_shape: tuple[int, int, int] | None, name: str
+) -> Imported:
+    """`archspec import`: the model `factory` makes (`text` is its MODULE:FACTORY) as a spec, or
+    ImportFailure when the factory fails, makes no nn.Module, or the spec's model does not give
+    the model's outputs."""
+    try:
+        model = factory()
+    except Exception as exc:  # the user's factory
+        raise ImportFailure(f"{text}() failed: {type(exc).__name__}: {first_lines(exc)}") from None
+    if not isinstance(model, nn.Module):
+        raise ImportFailure(f"{text}() gave a {type(model).__name__}, not a torch.nn.Module")
+    imported = import_model(model, input_shape, name=name, source=text)
+    if imported.difference > TOLERANCE:
+        raise ImportFailure(
+            f"the imported model differs from the original by {imported.difference:.2g}; nothing written"
+        )
+    return imported
 
 
 def compare(model: nn.Module, spec: Spec, weights: dict[str, np.ndarray], seed: int = 0) -> float:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from archspec.errors import brief, shown
+from archspec.errors import ArchspecError, brief, shown
 from archspec.limits import MAX_INT_TEXT, within_budget
 
 ACTIVATIONS = ("relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "softmax", "none")
@@ -31,7 +31,7 @@ class BatchNorm:
     center: bool = True
 
 
-class AttrError(ValueError):
+class AttrError(ArchspecError, ValueError):
     """An attribute value that has the right type for the schema but is still unusable."""
 
 

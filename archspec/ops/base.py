@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from archspec.errors import Pos
+from archspec.errors import ArchspecError, Pos
 from archspec.ir import Node
 from archspec.limits import MAX_TENSOR_ELEMENTS
 from archspec.ops.padding import axis_pads, output_size
@@ -21,10 +21,13 @@ Shape = tuple[int, ...]
 Lookup = Callable[[str], Node]  # a node of the graph by name, for messages about an input
 
 
-class ShapeError(Exception):
+class ShapeError(ArchspecError):
+    """A node whose inputs do not fit its kind; `recovered` is a best guess at its output shape, so
+    that shape inference goes on and finds independent mistakes further on."""
+
     def __init__(self, message: str, pos: Pos | None = None, hint: str | None = None, recovered: Shape | None = None):
-        super().__init__(message)
-        self.pos, self.hint, self.recovered = pos, hint, recovered
+        super().__init__(message, pos, hint)
+        self.recovered = recovered
 
 
 def fmt(shape: Shape) -> str:

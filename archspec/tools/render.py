@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from archspec.analysis.shapes import fmt
+from archspec.errors import ArchspecError, UsageError, did_you_mean
 from archspec.ir import Node, Step
 from archspec.limits import MAX_DRAWN_NODES
 from archspec.ops import OpGroup, kind
@@ -66,16 +67,17 @@ class Highlight:
 PLAIN = Highlight()
 
 
-class RenderError(Exception):
+class RenderError(ArchspecError):
     """Graphviz is missing or failed; the message says which and what to do."""
 
 
-class UnknownBlock(ValueError):
+class UnknownBlock(UsageError):
     """A --block name that is neither a block type nor a step of the spec."""
 
-    def __init__(self, name: str, types: Sequence[str], instances: Sequence[str]):
+    def __init__(self, name: str, types: Sequence[str], instances: Sequence[str], source: str = "the spec"):
         self.name, self.types, self.instances = name, tuple(types), tuple(instances)
-        super().__init__(f"no block type or step named '{name}'; block types: {', '.join(types) or 'none'}")
+        message = f"{source}: no block type or step named '{name}'; block types: {', '.join(types) or 'none'}"
+        super().__init__(message, hint=did_you_mean(name, [*types, *instances]))
 
 
 # -- DOT text ---------------------------------------------------------------------------------
@@ -245,7 +247,7 @@ def find_step(spec: Spec, name: str) -> Step:
     for step in spec.steps:
         if step.type == name and is_block_instance(spec, step):
             return step
-    raise UnknownBlock(name, block_types(spec), [step.name for step in spec.steps])
+    raise UnknownBlock(name, block_types(spec), [step.name for step in spec.steps], spec.source)
 
 
 def _scope(step: Step, node: Node) -> str:

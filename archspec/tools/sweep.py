@@ -89,6 +89,52 @@ def evaluate(
         yield Point(values, figures(spec))
 
 
+def failures(axes: Sequence[Axis], points: Sequence[Point]) -> list[str]:
+    """What to say of the points that failed: each error once, with the first point it stopped
+    and how many more."""
+    by_error: dict[str, list[Point]] = {}
+    for point in points:
+        if point.error is not None:
+            by_error.setdefault(point.error.diagnostics[0].format(), []).append(point)
+    said = []
+    for message, alike in by_error.items():
+        first = " ".join(a.override(v) for a, v in zip(axes, alike[0].values, strict=True))
+        more = f" and {len(alike) - 1} more" if len(alike) > 1 else ""
+        said.append(f"{message}\n  in the point {first}{more}")
+    return said
+
+
+def measure(
+    load: Callable[[Sequence[str]], Any],
+    axes: Sequence[Axis],
+    points: Sequence[Point],
+    target: str,
+    batch_size: int,
+    steps: int,
+    rounds: int,
+    tick: Callable[[], None] = lambda: None,
+) -> list[dict[str, Any]]:
+    """The training step time of each point that checks, on `target` (`torch` or `torch:cuda`),
+    interleaved in one process as the benchmarks time them; None for the others."""
+    from archspec.training.runs import TrainingError
+
+    backend, _, device_name = target.partition(":")
+    if backend != "torch":
+        raise TrainingError(f"--measure takes torch or torch:cuda, not {target}")
+    try:
+        from archspec.training.torch import step_time
+    except ImportError:
+        raise TrainingError("--measure torch needs PyTorch: pip install 'archspec[torch]'") from None
+    device = step_time.device_of(device_name or "cpu")
+    good = [i for i, p in enumerate(points) if p.error is None]
+    specs = [load([a.override(v) for a, v in zip(axes, points[i].values, strict=True)]) for i in good]
+    seconds = step_time.measure(specs, device, batch_size, steps, rounds, tick)
+    measured: list[dict[str, Any]] = [{"step_s": None, "images_per_s": None} for _ in points]
+    for index, time in zip(good, seconds, strict=True):
+        measured[index] = {"step_s": time, "images_per_s": batch_size / time}
+    return measured
+
+
 def figures(spec: Any) -> dict[str, Any]:
     return {
         "input": fmt(spec.input_shape),

@@ -27,11 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from archspec.backends import BackendError
+from archspec.errors import ArchspecError
 from archspec.weights import neutral
 
 if TYPE_CHECKING:
     from archspec.spec import Spec
+    from archspec.training.recipe import Run
 
 FORMAT = 2  # 2: state.json carries its own digest
 NAME = "checkpoint"
@@ -43,7 +44,7 @@ MAX_STATE_BYTES = 50_000_000  # state.json: its history grows by one row per epo
 MAX_COUNT = 10**15
 
 
-class CheckpointError(Exception):
+class CheckpointError(ArchspecError):
     """A checkpoint that must not be loaded; the message says which and why, in one line."""
 
 
@@ -226,6 +227,20 @@ def saved_run_settings(run_dir: Path) -> dict[str, Any] | None:
     return run
 
 
+def saved_run(run_dir: Path) -> Run | None:
+    """The settings of the run whose checkpoint is in `run_dir`, as a recipe.Run (None when there
+    is none); CheckpointError when they are unreadable."""
+    from archspec.training.recipe import Run
+
+    saved = saved_run_settings(run_dir)
+    if saved is None:
+        return None
+    try:
+        return Run.from_json(saved)
+    except (KeyError, TypeError, ValueError):
+        raise CheckpointError(f"the checkpoint in {run_dir} is corrupt: its run settings are unreadable") from None
+
+
 def weights_at(path: Path, spec: Spec) -> tuple[dict[str, np.ndarray], dict[str, Any] | None]:
     """The weights to evaluate at `path`: a neutral safetensors file, or a checkpoint directory or
     a run directory holding one (its verified moving average). Also the checkpoint's state, if any."""
@@ -247,6 +262,6 @@ def weights_at(path: Path, spec: Spec) -> tuple[dict[str, np.ndarray], dict[str,
         raise CheckpointError(f"cannot read {path} as a safetensors weight file: {exc}") from None
     try:
         neutral.check(spec, arrays)
-    except BackendError as exc:  # kept a BackendError: it has the spec line of the op
-        raise BackendError(f"{path} does not fit: {exc}", exc.pos) from None
+    except neutral.WeightsError as exc:  # kept a WeightsError: it has the spec line of the op
+        raise neutral.WeightsError(f"{path} does not fit: {exc}", exc.pos) from None
     return arrays, None

@@ -28,6 +28,7 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
+from archspec.errors import ArchspecError
 from archspec.frontend.preprocess import Preprocess
 
 # The digits split: 20 % of each class for validation, drawn with a fixed seed so that training
@@ -39,7 +40,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm", ".ti
 Box = tuple[float, float, float, float]  # left, top, right, bottom in source pixels
 
 
-class DataError(Exception):
+class DataError(ArchspecError):
     """A data source that cannot be used; the message says why, in one line."""
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from archspec.errors import ArchspecError
 from archspec.training import checkpoint as ckpt
 from archspec.training.log import EVENTS_PREFIX, OUTPUTS
 from archspec.training.recipe import Run, resume_conflicts
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from archspec.spec import Spec
 
 
-class TrainingError(Exception):
+class TrainingError(ArchspecError):
     """A run that cannot start or go on; the message says why, in one line."""
 
 

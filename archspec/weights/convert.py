@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from archspec import errors
 from archspec.weights import neutral
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ FORMATS = ("neutral", "torch", "keras")
 KERAS_SUFFIX = ".weights.h5"  # Keras reads and writes weight files by this suffix only
 
 
-class UsageError(ValueError):
+class UsageError(errors.UsageError, ValueError):
     """A format or file name that cannot work, whatever the files hold."""
 
 
@@ -39,15 +40,25 @@ def check_path(fmt: str, path: Path | str) -> None:
 
 
 def read(fmt: str, path: Path | str, spec: Spec) -> dict[str, np.ndarray]:
-    """The neutral weights in a file of the given format; ValueError if they do not fit the spec."""
+    """The neutral weights in a file of the given format: WeightsError (at the op they belong to)
+    for arrays that do not fit the spec, ArchspecError for a file that is not what it says."""
+    from safetensors import SafetensorError
+
     check_path(fmt, path)
-    if fmt == "torch":
-        return _read_torch(path, spec)
-    if fmt == "keras":
-        return _read_keras(path, spec)
-    weights = neutral.load(path)
-    neutral.check(spec, weights)
-    return weights
+    try:
+        if fmt == "torch":
+            return _read_torch(path, spec)
+        if fmt == "keras":
+            return _read_keras(path, spec)
+        weights = neutral.load(path)
+        neutral.check(spec, weights)
+        return weights
+    except neutral.WeightsError as exc:
+        raise neutral.WeightsError(f"{path} does not fit {spec.name}: {errors.first_lines(exc)}", exc.pos) from None
+    except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
+        raise errors.ArchspecError(
+            f"cannot read {path} as {fmt} weights of {spec.name}: {errors.first_lines(exc)}"
+        ) from None
 
 
 def write(fmt: str, weights: dict[str, np.ndarray], path: Path | str, spec: Spec) -> None:

@@ -20,12 +20,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from archspec.errors import ArchspecError
 from archspec.ops import weight_shapes
 
 if TYPE_CHECKING:
     import numpy as np
 
     from archspec.spec import Spec
+
+
+class WeightsError(ArchspecError, ValueError):
+    """Weights that do not fit a spec: an array missing, left over, of another shape or dtype,
+    with the spec position of the op it belongs to where there is one."""
 
 
 def key(node: str, role: str) -> str:
@@ -44,22 +50,20 @@ def expected_shapes(spec: Spec) -> dict[str, tuple[int, ...]]:
 
 
 def check(spec: Spec, weights: dict[str, np.ndarray]) -> None:
-    """Raise BackendError (a ValueError) naming the first missing, unexpected or misshapen array,
+    """Raise WeightsError (a ValueError) naming the first missing, unexpected or misshapen array,
     at the spec line of the op it belongs to."""
-    from archspec.backends import BackendError
-
     wanted = expected_shapes(spec)
     for name, shape in wanted.items():
         pos = spec.node(name.rsplit("/", 1)[0]).pos
         if name not in weights:
-            raise BackendError(f"weights for '{spec.name}' lack '{name}' {shape}", pos)
+            raise WeightsError(f"weights for '{spec.name}' lack '{name}' {shape}", pos)
         if tuple(weights[name].shape) != shape:
-            raise BackendError(f"'{name}' has shape {tuple(weights[name].shape)}, the spec needs {shape}", pos)
+            raise WeightsError(f"'{name}' has shape {tuple(weights[name].shape)}, the spec needs {shape}", pos)
         if getattr(weights[name], "dtype", None) is not None and weights[name].dtype.kind != "f":
-            raise BackendError(f"'{name}' holds {weights[name].dtype} values; weights are floating point", pos)
+            raise WeightsError(f"'{name}' holds {weights[name].dtype} values; weights are floating point", pos)
     extra = sorted(set(weights) - set(wanted))
     if extra:
-        raise BackendError(f"weights have {len(extra)} arrays the spec does not use, first '{extra[0]}'")
+        raise WeightsError(f"weights have {len(extra)} arrays the spec does not use, first '{extra[0]}'")
 
 
 # Files archspec writes say in their metadata which layout they hold, so that a file of one

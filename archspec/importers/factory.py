@@ -1,0 +1,56 @@
+"""`MODULE:FACTORY`, the model `archspec import` reads: a module to import (`timm.models`) or a
+Python file (`my_model.py`), and the function in it that makes the model with no arguments.
+Running it runs the user's code, which is what the user asked for."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from archspec.errors import ArchspecError, UsageError, first_lines
+
+
+def module_file(text: str) -> Path | None:
+    """The Python file that MODULE:FACTORY names, if it names one rather than a module."""
+    module_name = text.rpartition(":")[0]
+    return Path(module_name) if module_name.endswith(".py") else None
+
+
+def load_factory(text: str) -> Callable[[], Any]:
+    """MODULE:FACTORY as a function; UsageError when the text is not of that form, ArchspecError
+    when the module cannot be imported or has no such function."""
+    module_name, colon, name = text.rpartition(":")
+    if not colon or not module_name or not name.isidentifier():
+        raise UsageError(f"expected MODULE:FACTORY such as timm.models:inception_v4 or my_model.py:build, not '{text}'")
+    try:
+        module = _import(module_name)
+    except ArchspecError:
+        raise
+    except ImportError as exc:
+        raise ArchspecError(f"cannot import {module_name}: {exc}") from None
+    except Exception as exc:  # the user's own module failed as it ran
+        hint = (
+            " (torchvision was built for another torch: install the torchvision that matches it)"
+            if "torchvision::nms" in str(exc)
+            else ""
+        )
+        raise ArchspecError(f"importing {module_name} failed: {type(exc).__name__}: {first_lines(exc)}{hint}") from None
+    factory = getattr(module, name, None)
+    if not callable(factory):
+        raise ArchspecError(f"{module_name} has no '{name}' that makes a model")
+    return factory  # type: ignore[no-any-return]
+
+
+def _import(module_name: str) -> Any:
+    if not module_name.endswith(".py"):
+        return importlib.import_module(module_name)
+    if not Path(module_name).is_file():
+        raise ArchspecError(f"{module_name}: no such file")
+    loaded = importlib.util.spec_from_file_location(f"archspec_imported_{Path(module_name).stem}", module_name)
+    assert loaded is not None and loaded.loader is not None
+    module = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(module)
+    return module
