@@ -29,6 +29,7 @@ from archspec.ir import Node, Step
 from archspec.ir import graph as ir_graph
 from archspec.ir.graph import Graph
 from archspec.ir.lint import lint
+from archspec.ops import classifiers
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,6 +65,13 @@ class Spec:
     def outputs(self) -> tuple[str, ...]:
         outputs: tuple[str, ...] = self.graph.graph["outputs"]
         return outputs
+
+    @property
+    def classifier(self) -> str | None:
+        """The final dense layer whose units are the classes, where the network's first output is
+        one (`archspec.ops.classifiers`): what num_classes sets and reset_classifier replaces."""
+        found = classifiers(self.outputs, lambda name: self.node(name).op)
+        return found[0] if found and found[0] == self.outputs[0] else None
 
     @property
     def input_shape(self) -> Shape:
@@ -219,10 +227,11 @@ def _with_units(expansion: Expansion, units: int) -> Expansion:
     if not 1 <= units <= 10**9:
         raise ValueError(f"num_classes must be from 1 to 10^9, not {units}")
     output = expansion.outputs[0]
+    op_of = {node.name: node.op for node in expansion.nodes}
     nodes = []
     for node in expansion.nodes:
         if node.name == output:
-            if node.op != "dense":
+            if not classifiers([output], op_of.__getitem__):
                 raise ValueError(f"'{output}' is a {node.op}, not a dense layer whose units can change")
             node = replace(node, attrs=MappingProxyType({**node.attrs, "units": units}))
         nodes.append(node)

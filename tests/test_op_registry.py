@@ -95,28 +95,44 @@ def test_every_kind_has_a_shape_rule_a_cost_rule_and_a_label(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", [k for k in OP_KINDS if k != "input"])
-def test_every_kind_has_an_emitter_in_both_backends(kind: str) -> None:
+def test_every_kind_has_a_marked_helper_in_both_backends(kind: str) -> None:
+    """Each backend's helper of a kind takes only the kind's attributes, by their names, keeps
+    every weight role the kind has, and (torch) is a module exactly when the kind has weights or
+    a mode."""
+    import inspect
+
     pytest.importorskip("torch")
     pytest.importorskip("keras")
     from archspec.backends.tensorflow import codegen as tf_codegen
     from archspec.backends.torch import codegen as torch_codegen
 
-    torch_emitter = torch_codegen.emitter(kind)
-    assert (torch_emitter.module is not None) == (kind in OpGroup.WEIGHTED | OpGroup.MODE_DEPENDENT)
-    assert torch_emitter.call(["x", "y"], lambda key: "v", "self.n")
-    assert tf_codegen.emitter(kind)("out", ["x", "y"], lambda key: "v", "name='n'")
+    from archspec.codegen import helpers
+
+    spec = archspec.load(EVERY_OP)
+    node = next(n for n in spec.nodes if n.op == kind)
+    roles = set(weight_shapes(kind, node.attrs, spec.shapes[node.inputs[0]][-1]))
+    torch_helper, keras_helper = torch_codegen.helper(kind), tf_codegen.helper(kind)
+    assert inspect.isclass(torch_helper) == (kind in OpGroup.WEIGHTED | OpGroup.MODE_DEPENDENT)
+    for found in (torch_helper, keras_helper):
+        skip = int(inspect.isclass(found) and torch_codegen._takes_width(kind))
+        signature = helpers.signature(found, skip=skip)
+        assert set(signature.required) | set(signature.defaults) <= set(ops.kind(kind).attrs)
+        assert roles <= set(helpers.mark_of(found).weights)
+        assert signature.inputs != 0 or inspect.isclass(found)
+    source = "".join(helpers.source([torch_helper, keras_helper]))
+    assert "@emits" not in source and "archspec" not in source  # a written file needs no archspec
 
 
-def test_an_unknown_kind_is_refused_by_each_emitter() -> None:
+def test_an_unknown_kind_is_refused_by_each_backend() -> None:
     pytest.importorskip("torch")
     pytest.importorskip("keras")
     from archspec.backends.tensorflow import codegen as tf_codegen
     from archspec.backends.torch import codegen as torch_codegen
 
     with pytest.raises(CodegenError, match="torch code generator cannot emit op 'no_such_op'"):
-        torch_codegen.emitter("no_such_op")
+        torch_codegen.helper("no_such_op")
     with pytest.raises(CodegenError, match="tensorflow code generator cannot emit op 'no_such_op'"):
-        tf_codegen.emitter("no_such_op")
+        tf_codegen.helper("no_such_op")
 
 
 def test_the_front_end_modules_import_one_another_without_cycles() -> None:
@@ -144,3 +160,21 @@ def test_the_front_end_modules_import_one_another_without_cycles() -> None:
     imports.remove_nodes_from(["archspec", "archspec.__main__"])
     assert imports.number_of_edges() > 20
     assert list(nx.simple_cycles(imports)) == []
+
+
+def test_the_readme_s_op_table_is_the_registry_s() -> None:
+    """The README's table of ops names every kind a step may use, and each with every attribute
+    its definition has: a kind or an attribute added to the registry and not documented fails."""
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    table = text[text.index("| op | attributes (defaults) |") :].split("\n\n")[0].splitlines()[2:]
+    documented: dict[str, str] = {}
+    for row in table:
+        kinds, attributes = row.strip("|").split("|", 1)
+        for name in re.findall(r"`([a-z_]+)`", kinds):
+            documented[name] = attributes
+    assert set(documented) == set(ops.list_ops())
+    for name, attributes in documented.items():
+        missing = [a for a in ops.kind(name).attrs if f"`{a}`" not in attributes]
+        assert not missing, f"the README's row of {name} does not mention {missing}"

@@ -333,8 +333,8 @@ def classifier(spec: Spec, plan: Plan, head: int | None) -> tuple[PlannedStep, s
     `forward_head(x, pre_logits=True)` stops before."""
     if head is None:
         return None
-    (output,) = plan.outputs
-    if spec.node(output).op != "dense":
+    output = spec.classifier
+    if output is None:
         return None
     owner = next(p for p in plan.steps[head:] if output in p.step.nodes)
     return owner, "" if output == owner.step.name else output[len(owner.step.name) + 1 :]

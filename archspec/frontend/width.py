@@ -34,13 +34,13 @@ def scaled(expansion: Expansion, setting: Mapping[str, Any] | None) -> Expansion
     if not setting or setting["multiplier"] == 1:
         return expansion
     multiplier, divisor = float(setting["multiplier"]), int(setting.get("divisor", DEFAULT_DIVISOR))
-    outputs = set(expansion.outputs)
+    op_of = {node.name: node.op for node in expansion.nodes}
+    keep = set(ops.classifiers(expansion.outputs, op_of.__getitem__))  # their units are the classes
     nodes = []
     for node in expansion.nodes:
         attr = ops.width_attr(node.op)
         value = node.attrs.get(attr) if attr else None
-        classifier = node.op == "dense" and node.name in outputs
-        if attr and isinstance(value, int) and not isinstance(value, bool) and not classifier:
+        if attr and isinstance(value, int) and not isinstance(value, bool) and node.name not in keep:
             node = replace(node, attrs=MappingProxyType({**node.attrs, attr: rounded(value * multiplier, divisor)}))
         nodes.append(node)
     return replace(expansion, nodes=tuple(nodes))

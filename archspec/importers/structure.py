@@ -35,6 +35,7 @@ from typing import Any
 
 import networkx as nx
 
+from archspec import ops
 from archspec.ops import OP_ATTRS
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -152,7 +153,7 @@ class Region:
         layer = self.layers.get(end)
         if layer is None:
             raise _Unstructured(end)
-        if layer.op == "concat" and len(layer.inputs) > 1:
+        if ops.kind(layer.op).sums_widths and len(layer.inputs) > 1:
             fork = self._fork(layer, start)
             branches = [self.sequence(operand, fork) for operand in layer.inputs]
             if any(not branch for branch in branches):
@@ -160,7 +161,7 @@ class Region:
             self._check_closed(branches, end)
             names = self._branch_names(branches)
             return [*self.sequence(fork, start), Branches(list(zip(names, branches, strict=True)), layer)]
-        if layer.op in ("add", "multiply"):
+        if ops.kind(layer.op).operands != "previous":  # an add or a multiply: operands it names
             return self._joined(layer, start)
         if len(layer.inputs) != 1:
             raise _Unstructured(end)
@@ -200,7 +201,7 @@ class Region:
             items += chain
             refs.append(self.name(_last(chain) if chain else fork))
         op = Op(layer)
-        if layer.op == "multiply":
+        if ops.kind(layer.op).operands == "inputs":
             op.refs["inputs"] = refs
         else:
             op.refs["shortcut"] = refs[1]
@@ -290,11 +291,11 @@ def flat(region: Region, layers: Sequence[Layer], start: str) -> list[Any]:
     for layer in layers:
         op = Op(layer)
         operands = [region.name(source) for source in layer.inputs]
-        if layer.op == "add":
+        if ops.kind(layer.op).operands == "shortcut":
             op.refs["shortcut"] = operands[1]
             if layer.inputs[0] != previous:
                 op.refs["residual"] = operands[0]
-        elif layer.op in ("concat", "multiply"):
+        elif ops.kind(layer.op).operands == "inputs":
             op.refs["inputs"] = operands
         elif layer.inputs and layer.inputs[0] != previous:
             op.refs["input"] = operands[0]
@@ -370,7 +371,7 @@ def written(layer: Layer, values: Mapping[str, Any], defaults: Mapping[str, Any]
 
 
 def _implied(layer: Layer, attr: str, value: Any, kind: Mapping[str, Any]) -> bool:
-    if attr == "bias" and layer.op == "conv":  # the default: a bias only where no batch norm absorbs it
+    if attr == "bias" and kind.get("bias", False) is None:  # the default: a bias only where no batch norm absorbs it
         return bool(value) == (layer.attrs.get("bn") is False)
     if attr == "bn" and kind.get("bn") is True:
         return bool(value == {} or value == {"eps": 0.001})
@@ -588,17 +589,17 @@ def _thawed(value: Any) -> Any:
 
 
 def conv_defaults(layers: Sequence[Layer]) -> dict[str, dict[str, Any]]:
-    """`defaults:`: the batch norm most convs have, where it is not the language's own."""
-    norms = Counter(flow(layer.attrs["bn"]) for layer in layers if layer.op == "conv" and layer.attrs.get("bn"))
-    if not norms:
-        return {}
-    common = norms.most_common(1)[0][0]
-    bn = next(
-        layer.attrs["bn"]
-        for layer in layers
-        if layer.op == "conv" and layer.attrs.get("bn") and flow(layer.attrs["bn"]) == common
-    )
-    return {} if bn in ({}, {"eps": 0.001}) else {"conv": {"bn": bn}}
+    """`defaults:`: for each kind with a batch norm, the one most of its layers have, where it is
+    not the language's own."""
+    found: dict[str, dict[str, Any]] = {}
+    for op in (name for name, kind in ops.REGISTRY.items() if "bn" in kind.attrs):
+        norms = [layer.attrs["bn"] for layer in layers if layer.op == op and layer.attrs.get("bn")]
+        if norms:
+            common = Counter(map(flow, norms)).most_common(1)[0][0]
+            bn = next(norm for norm in norms if flow(norm) == common)
+            if bn not in ({}, {"eps": 0.001}):
+                found[op] = {"bn": bn}
+    return found
 
 
 def write(layers: Sequence[Layer], outputs: Sequence[str], header: Header) -> tuple[str, list[str]]:
@@ -639,7 +640,7 @@ def write(layers: Sequence[Layer], outputs: Sequence[str], header: Header) -> tu
 def _classifier(steps: Sequence[Layer | Instance], outputs: Sequence[str]) -> Layer | None:
     """The top-level dense layer that gives the first output: its units are the classes."""
     found = next((s for s in steps if isinstance(s, Layer) and outputs and s.id == outputs[0]), None)
-    return found if found is not None and found.op == "dense" else None
+    return found if found is not None and found.op in ops.OpGroup.CLASSIFYING else None
 
 
 def _network(
@@ -700,11 +701,11 @@ def _network(
             continue
         entries = {"op": step.op, "name": top.name(step.id)}
         operands = [ref(s) if s != INPUT else INPUT for s in step.inputs]
-        if step.op == "add":
+        if ops.kind(step.op).operands == "shortcut":
             entries["shortcut"] = operands[1]
             if step.inputs[0] != previous:
                 entries["residual"] = operands[0]
-        elif step.op in ("concat", "multiply"):
+        elif ops.kind(step.op).operands == "inputs":
             entries["inputs"] = operands
         elif step.inputs and step.inputs[0] != previous:
             entries["input"] = operands[0]

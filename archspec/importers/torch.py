@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from archspec.backends.torch.weights import _to_neutral
+from archspec.backends.torch.weights import to_neutral
 from archspec.errors import ArchspecError, first_lines
 from archspec.importers import structure
 from archspec.importers.structure import INPUT, Header, Layer, Scope
@@ -589,23 +589,23 @@ def _tensors(raw: _Raw, spec: Spec, source: str | None) -> dict[str, np.ndarray]
     found: dict[str, np.ndarray] = {}
     conv, bn, linear = raw.modules.get("conv"), raw.modules.get("bn"), raw.modules.get("linear")
     if conv is not None:
-        found["kernel"] = _to_neutral("kernel", conv.weight, ())
+        found["kernel"] = to_neutral("conv", conv.weight)
         if conv.bias is not None:
-            found["bias"] = _to_neutral("bias", conv.bias, ())
+            found["bias"] = to_neutral("vector", conv.bias)
     if bn is not None:
         roles = {"moving_mean": bn.running_mean, "moving_variance": bn.running_var}
         if bn.affine:
             roles.update(gamma=bn.weight, beta=bn.bias)
-        found.update({role: _to_neutral(role, tensor, ()) for role, tensor in roles.items()})
+        found.update({role: to_neutral("vector", tensor) for role, tensor in roles.items()})
     if linear is not None:
         weight = linear.weight.detach()  # (out, in); a flattened map's inputs are (C, H, W) in PyTorch
         shape = spec.shapes[spec.node(source).inputs[0]] if source and spec.node(source).op == "flatten" else None
         if shape is not None and len(shape) == 3:
             h, w, c = shape
             weight = weight.reshape(-1, c, h, w).permute(0, 2, 3, 1).reshape(weight.shape[0], -1)
-        found["kernel"] = _to_neutral("kernel", weight, ())
+        found["kernel"] = to_neutral("dense", weight)
         if linear.bias is not None:
-            found["bias"] = _to_neutral("bias", linear.bias, ())
+            found["bias"] = to_neutral("vector", linear.bias)
     return found
 
 

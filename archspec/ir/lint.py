@@ -6,10 +6,11 @@ import networkx as nx
 
 from archspec.errors import Collector
 from archspec.ir.graph import Graph, node
+from archspec.ops import INPUT
 
 
 def lint(graph: Graph, errors: Collector) -> None:
-    inputs = [name for name in graph if node(graph, name).op == "input"]
+    inputs = [name for name in graph if node(graph, name).op == INPUT]
     if len(inputs) != 1:
         first = node(graph, inputs[-1]) if inputs else None
         errors.error(

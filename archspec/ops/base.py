@@ -9,7 +9,7 @@ label and colour in drawings. The JSON Schema of its step is derived from these.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from archspec.errors import ArchspecError, Pos
@@ -49,6 +49,15 @@ def _no_weights(attrs: Mapping[str, Any], in_width: int) -> dict[str, tuple[int,
     return {}
 
 
+# The layouts of weight roles in the neutral format (TensorFlow's), by kind: each backend converts a
+# role by its kind, never by its name. A role a definition does not list is a vector of C.
+LAYOUTS = {
+    "conv": "(kh, kw, in / groups, out): a conv kernel",
+    "dense": "(in, out): a dense kernel",
+    "depthwise": "(kh, kw, in, depth_multiplier): a depthwise kernel",
+    "vector": "(C,): a bias, a scale, a shift, a statistic",
+}
+
 # How a kind's operands are written: the step before (or `input:`), a list under `inputs:`, or
 # `shortcut:` and `residual:` (the step before by default).
 OPERANDS = ("previous", "inputs", "shortcut")
@@ -71,6 +80,7 @@ class OpKind:
     cost: Callable[[Node, list[Shape], Shape], tuple[int, int]] = _free
     weights: Callable[[Mapping[str, Any], int], dict[str, tuple[int, ...]]] = _no_weights
     width: str | None = None  # the attribute that sets the output width, for weighted kinds
+    layouts: Mapping[str, str] = field(default_factory=dict)  # weight role -> its layout kind (LAYOUTS)
     keeps_width: bool = False  # the output has the first input's width (channels)
     sums_widths: bool = False  # the output's width is the sum of its inputs' (a filter concat)
     fill: str = "#ffffff"  # the box's colour in drawings
@@ -87,6 +97,8 @@ def register(*kinds: OpKind) -> None:
             raise ValueError(f"op kind '{kind.name}' is defined twice")
         if kind.operands not in OPERANDS:
             raise ValueError(f"op kind '{kind.name}' has operands '{kind.operands}', not one of {OPERANDS}")
+        if not set(kind.layouts.values()) <= set(LAYOUTS):
+            raise ValueError(f"op kind '{kind.name}' names a weight layout that is none of {tuple(LAYOUTS)}")
         REGISTRY[kind.name] = kind
 
 

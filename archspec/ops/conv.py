@@ -85,6 +85,7 @@ register(
         cost=cost,
         weights=weights,
         width="filters",
+        layouts={"kernel": "conv"},
         fill="#fff6d5",
     ),
 )

@@ -44,9 +44,10 @@ register(
         {"units": REQUIRED, "bias": True, "activation": "none"},
         shape,
         label,
-        groups=frozenset({"weighted"}),
+        groups=frozenset({"weighted", "classifying"}),
         cost=cost,
         weights=weights,
         width="units",
+        layouts={"kernel": "dense"},
     ),
 )

@@ -61,6 +61,7 @@ register(
         cost=cost,
         weights=weights,
         width="filters",
+        layouts={"depthwise_kernel": "depthwise", "pointwise_kernel": "conv"},
         fill="#fff6d5",
     )
 )

@@ -169,7 +169,7 @@ def _group_label(spec: Spec, group: Group) -> str:
     first, last = group.steps[0], group.steps[-1]
     if not is_block_instance(spec, first):
         node = spec.node(first.name)
-        return op_label(node) if node.op != "concat" else f"Branches -> Filter concat\n{first.name}"
+        return op_label(node) if not kind(node.op).sums_widths else f"Branches -> Filter concat\n{first.name}"
     if len(group.steps) == 1:
         return first.type if first.name == first.type else f"{first.type}\n{first.name}"
     lines = [f"{len(group.steps)} x {first.type}", f"{first.name} .. {last.name}"]
@@ -304,7 +304,8 @@ def block_dot(
             shown = _shape_edge(spec, source) if every_shape else _join_edge(spec, node, source)
             edge = edge_line(external.get(source, source), node.name, shown)
             # Drawn last, a shortcut goes around the branches instead of through them.
-            (shortcuts if node.op == "add" and source in external else body).append(edge)
+            residual = kind(node.op).operands == "shortcut"
+            (shortcuts if residual and source in external else body).append(edge)
     body += shortcuts
     body.append(edge_line(step.output, OUTPUT_ID, {}))
     title = _block_title(spec, step)

@@ -1,4 +1,5 @@
-"""Keras building blocks with the IR's exact semantics, written as functional-API helpers.
+"""Keras building blocks with the IR's exact semantics, written as functional-API helpers, one
+marked helper per op kind (`archspec.codegen.helpers`).
 
 Each helper adds the layers of one IR node to a functional graph and names them after the node,
 so the live lowering and a generated source file (which carries its own copy of these very
@@ -19,8 +20,9 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from archspec.codegen.helpers import emits
 from archspec.ops import BatchNorm
-from archspec.ops.padding import Padding, axis_pads, same_pads, window_pads
+from archspec.ops.padding import Padding, axis_pads, output_size, same_pads, window_pads
 
 BN_SUFFIX = "-bn"  # the batch norm after a conv
 ACT_SUFFIX = "-act"  # the activation after a conv, dense or add
@@ -29,8 +31,14 @@ RESHAPE_SUFFIX = "-reshape"  # a vector gate made 1x1xC before a multiply
 # Where keras.saving finds ScaledAdd when it loads a model. Generated files (and so live models)
 # register their copy, the same source, under the same name.
 PACKAGE = "archspec"
+# Where each neutral role lives: Keras names its variables by those roles, in the node's main layer
+# or its batch norm ("-bn/gamma").
+BN_ROLES = ("gamma", "beta", "moving_mean", "moving_variance")
+MAIN_LAYER = {role: f"/{role}" for role in ("kernel", "depthwise_kernel", "pointwise_kernel", "bias")}
+CONV_WEIGHTS = {**MAIN_LAYER, **{role: f"{BN_SUFFIX}/{role}" for role in BN_ROLES}}
 
 
+@emits()
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class ScaledAdd(layers.Layer):  # type: ignore[misc]
     """shortcut + scale * residual, the residual connection of Inception-ResNet. Called on
@@ -49,6 +57,7 @@ class ScaledAdd(layers.Layer):  # type: ignore[misc]
         return {**config, "scale": self.scale}
 
 
+@emits()
 def activate(x: keras.KerasTensor, activation: str, name: str) -> keras.KerasTensor:
     """The activation after a node's main layer, if it has one."""
     if activation == "none":
@@ -56,6 +65,7 @@ def activate(x: keras.KerasTensor, activation: str, name: str) -> keras.KerasTen
     return layers.Activation(activation, name=name + ACT_SUFFIX)(x)
 
 
+@emits(uses=(BatchNorm, activate))
 def normalize_activate(x: keras.KerasTensor, bn: BatchNorm | None, activation: str, name: str) -> keras.KerasTensor:
     """The batch norm and activation after a node's main layer. Keras's batch-norm momentum is
     the weight of the old statistic, the complement of the IR's (PyTorch's)."""
@@ -66,6 +76,7 @@ def normalize_activate(x: keras.KerasTensor, bn: BatchNorm | None, activation: s
     return activate(x, activation, name)
 
 
+@emits()
 def explicit_padding(x: keras.KerasTensor, padding: Padding, name: str) -> tuple[keras.KerasTensor, str]:
     """Explicit pads as a zero-padding layer before a valid conv; same and valid as they are."""
     if isinstance(padding, str):
@@ -74,6 +85,7 @@ def explicit_padding(x: keras.KerasTensor, padding: Padding, name: str) -> tuple
     return layers.ZeroPadding2D(((top, bottom), (left, right)), name=name + PAD_SUFFIX)(x), "valid"
 
 
+@emits("conv", uses=(explicit_padding, normalize_activate), weights=CONV_WEIGHTS)
 def conv_bn_act(
     x: keras.KerasTensor,
     filters: int,
@@ -96,6 +108,7 @@ def conv_bn_act(
     return normalize_activate(conv(x), bn, activation, name)
 
 
+@emits("separable_conv", uses=(explicit_padding, normalize_activate), weights=CONV_WEIGHTS)
 def separable_conv_bn_act(
     x: keras.KerasTensor,
     filters: int,
@@ -117,12 +130,41 @@ def separable_conv_bn_act(
     return normalize_activate(conv(x), bn, activation, name)
 
 
+@emits("dense", uses=(activate,), weights=MAIN_LAYER)
 def dense(
     x: keras.KerasTensor, units: int, bias: bool = True, activation: str = "none", *, name: str
 ) -> keras.KerasTensor:
     return activate(layers.Dense(units, use_bias=bias, name=name)(x), activation, name)
 
 
+@emits("dropout")
+def dropout(x: keras.KerasTensor, rate: float, *, name: str) -> keras.KerasTensor:
+    return layers.Dropout(rate, name=name)(x)
+
+
+@emits("activation")
+def activation(x: keras.KerasTensor, fn: str, *, name: str) -> keras.KerasTensor:
+    return layers.Activation(fn, name=name)(x)
+
+
+@emits("concat")
+def concat(*inputs: keras.KerasTensor, name: str) -> keras.KerasTensor:
+    """Filter concatenation: the inputs joined along the channels, in order."""
+    return layers.Concatenate(name=name)(list(inputs))
+
+
+@emits("global_avgpool")
+def global_avgpool(x: keras.KerasTensor, keepdims: bool = False, *, name: str) -> keras.KerasTensor:
+    return layers.GlobalAveragePooling2D(keepdims=keepdims, name=name)(x)
+
+
+@emits("flatten")
+def flatten(x: keras.KerasTensor, *, name: str) -> keras.KerasTensor:
+    """Channels last: H, W, C, the IR's order, so dense kernels are portable."""
+    return layers.Flatten(name=name)(x)
+
+
+@emits()
 def pad_or_crop(x: keras.KerasTensor, top: int, bottom: int, left: int, right: int, value: float) -> keras.KerasTensor:
     """x padded with `value` by each amount (NHWC), or cropped where an amount is negative."""
     height, width = x.shape[1], x.shape[2]
@@ -131,6 +173,7 @@ def pad_or_crop(x: keras.KerasTensor, top: int, bottom: int, left: int, right: i
     return keras.ops.pad(x, pads, constant_values=value)
 
 
+@emits(uses=(same_pads, axis_pads, output_size, window_pads, pad_or_crop))
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class WindowPool(layers.Layer):  # type: ignore[misc]
     """A max or average pool with explicit pads or PyTorch's ceil mode, which Keras's pooling
@@ -178,6 +221,7 @@ class WindowPool(layers.Layer):  # type: ignore[misc]
         return {**config, **options, "include_padding": self.include_padding, "ceil_mode": self.ceil_mode}
 
 
+@emits("maxpool", uses=(WindowPool,))
 def max_pool(
     x: keras.KerasTensor,
     kernel: tuple[int, int],
@@ -192,6 +236,7 @@ def max_pool(
     return WindowPool("max", kernel, stride, padding, ceil_mode=ceil_mode, name=name)(x)
 
 
+@emits("avgpool", uses=(WindowPool,))
 def avg_pool(
     x: keras.KerasTensor,
     kernel: tuple[int, int],
@@ -217,6 +262,7 @@ def avg_pool(
     return layers.AveragePooling2D(kernel, stride, "valid", name=name)(x)
 
 
+@emits("multiply")
 def multiply(x: keras.KerasTensor, gate: keras.KerasTensor, *, name: str) -> keras.KerasTensor:
     """x * gate; a vector gate is first reshaped to 1x1xC, which Multiply broadcasts over H and W."""
     if len(gate.shape) != len(x.shape):
@@ -224,8 +270,14 @@ def multiply(x: keras.KerasTensor, gate: keras.KerasTensor, *, name: str) -> ker
     return layers.Multiply(name=name)([x, gate])
 
 
+@emits("add", uses=(ScaledAdd, activate))
 def residual_add(
-    shortcut: keras.KerasTensor, residual: keras.KerasTensor, scale: float, activation: str, *, name: str
+    shortcut: keras.KerasTensor,
+    residual: keras.KerasTensor,
+    scale: float = 1.0,
+    activation: str = "none",
+    *,
+    name: str,
 ) -> keras.KerasTensor:
     """activation(shortcut + scale * residual)."""
     return activate(ScaledAdd(scale, name=name)([shortcut, residual]), activation, name)

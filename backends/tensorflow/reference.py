@@ -18,8 +18,9 @@ from typing import Any, TypeVar
 
 import keras
 import numpy as np
+from archspec.backends.tensorflow.layers import BN_ROLES
 from archspec.backends.tensorflow.live import spec_of
-from archspec.backends.tensorflow.weights import BN_ROLES, set_weights
+from archspec.backends.tensorflow.weights import set_weights
 
 from archspec.ops import OpGroup
 from archspec.spec import Spec

@@ -10,25 +10,21 @@ from typing import Any
 
 import keras
 import numpy as np
-from archspec.backends.tensorflow import layers
-from archspec.backends.tensorflow.codegen import layer_name
+from archspec.backends.tensorflow.codegen import helper, layer_name
 from archspec.backends.tensorflow.live import spec_of
 
+from archspec.codegen import helpers
 from archspec.spec import Spec
 from archspec.weights import neutral
-
-BN_ROLES = ("gamma", "beta", "moving_mean", "moving_variance")
 
 
 def weight_paths(spec: Spec) -> dict[str, str]:
     """Neutral key -> the Keras variable path (`layer/variable`) that holds it, for every weight of
-    the spec. Keras names its variables by our roles: Conv2D and Dense `kernel` and `bias`, and
-    BatchNormalization `gamma`, `beta`, `moving_mean`, `moving_variance`."""
+    the spec, where the node's helper says it keeps that role (`-bn/gamma`: in its batch norm)."""
     paths = {}
     for key in neutral.expected_shapes(spec):
         node, role = key.rsplit("/", 1)
-        layer = layer_name(node) + (layers.BN_SUFFIX if role in BN_ROLES else "")
-        paths[key] = f"{layer}/{role}"
+        paths[key] = layer_name(node) + helpers.mark_of(helper(spec.node(node).op)).weights[role]
     return paths
 
 

@@ -7,9 +7,11 @@ gets `forward_features` and `forward_head`. Its helper definitions are the very 
 `archspec.backends.torch.layers` (copied with `inspect`). `archspec.backends.torch.build` runs this same source, so
 the live model and the written file cannot differ.
 
-Each op kind has one entry in EMITTERS: the module it constructs, if any, and the expression that
-computes it. No string of the spec reaches the source except as a checked identifier or a
-repr'd literal (`archspec.codegen.naming`).
+Each op kind is written as its marked helper says (`archspec.codegen.helpers`): a module built in
+`__init__` and called in `forward`, or a function called in `forward`, with the op's attributes
+as the helper's signature names them; a file holds only the helpers its ops need. No string of
+the spec reaches the source except as a checked identifier or a repr'd literal
+(`archspec.codegen.naming`).
 """
 
 from __future__ import annotations
@@ -17,17 +19,17 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from archspec.backends.torch import layers
 from torch import Tensor, nn
 
+from archspec.codegen import helpers
 from archspec.codegen.naming import Constants, Namespace, Scopes, literal, names_tuple, pascal_case, word, wrap
 from archspec.codegen.plan import (
     BlockClass,
-    CodegenError,
     Plan,
     PlannedStep,
     Run,
@@ -41,31 +43,10 @@ from archspec.codegen.plan import (
     repeat_runs,
     statements,
 )
-from archspec.ops import BatchNorm
-from archspec.ops.padding import axis_pads, output_size, same_pads, window_pads
+from archspec.ir import Node
+from archspec.ops import INPUT, weight_shapes
 from archspec.spec import Spec
 
-HELPERS: tuple[Any, ...] = (
-    BatchNorm,
-    same_pads,
-    axis_pads,
-    output_size,
-    window_pads,
-    layers.static_padding,
-    layers.input_pads,
-    layers.pad_input,
-    layers.native_pool_padding,
-    layers.batch_norm,
-    layers.normalize_activate,
-    layers.ConvBnAct,
-    layers.SeparableConvBnAct,
-    layers.Dense,
-    layers.max_pool,
-    layers.avg_pool,
-    layers.residual_add,
-    layers.gate,
-    layers.flatten_hwc,
-)
 HEADER = '''\
 """{title}
 
@@ -75,19 +56,8 @@ keys are those of archspec's archspec.backends.torch.build for the same spec.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass
-
-import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
-
-Padding = str | tuple[int, int, int, int]  # same, valid, or (top, bottom, left, right)
 '''
-RESERVED = (
-    "torch", "F", "nn", "Tensor", "Callable", "dataclass", "annotations", "ACTIVATIONS", "build", "name", "Padding",
-)  # fmt: skip
+RESERVED = ("torch", "fx", "F", "nn", "Tensor", "dataclass", "annotations", "build", "name", "Padding")
 # What the live model keeps on itself (archspec.backends.torch.live), and what earlier versions kept:
 # no IR name takes these as a module attribute, so weight keys stay as they were.
 LIVE_ATTRIBUTES = (
@@ -99,113 +69,80 @@ Source = Callable[[str], str]  # an attribute's value, by attribute name, as sou
 PRE_LOGITS = "pre_logits"  # forward_head's flag, as timm's: return the final dense layer's input
 
 
-@dataclass(frozen=True)
-class Emitter:
-    """How one op kind is written: `call(inputs, attribute, module)` is the expression that
-    computes a node (`module` is the source of its module, if it has one); `module(attribute,
-    in_channels)` the constructor of that module; `tensors(module, attrs)` its weights by
-    neutral role, in PyTorch layout."""
-
-    call: Callable[[list[str], Source, str], str]
-    module: Callable[[Source, str], str] | None = None
-    tensors: Callable[[Any, Any], dict[str, Tensor]] = field(default=lambda module, attrs: {})
-
-
-def _arguments(
-    required: list[str], attribute: Source, defaults: dict[str, Any], keywords: dict[str, str] | None = None
-) -> str:
-    """Call arguments: the required ones, then each optional one that is not at its default, as
-    `keyword=value` (the attribute's name unless `keywords` renames it)."""
-    optional = [
-        f"{(keywords or {}).get(k, k)}={attribute(k)}"
-        for k, default in defaults.items()
-        if attribute(k) != literal(default)
-    ]
-    return ", ".join(required + optional)
-
-
-def _batch_norm_tensors(bn_module: Any, bn: Any) -> dict[str, Tensor]:
-    """Which batch-norm tensors are weights is the spec's to say (`scale`, `center`)."""
-    found = {}
-    if bn_module is not None and bn is not None:
-        if bn.scale:
-            found["gamma"] = bn_module.weight
-        if bn.center:
-            found["beta"] = bn_module.bias
-        found["moving_mean"] = bn_module.running_mean
-        found["moving_variance"] = bn_module.running_var
-    return found
-
-
-def _conv_tensors(module: Any, attrs: Any) -> dict[str, Tensor]:
-    found = {"kernel": module.conv.weight}
-    if module.conv.bias is not None:
-        found["bias"] = module.conv.bias
-    return {**found, **_batch_norm_tensors(module.bn, attrs["bn"])}
-
-
-def _separable_tensors(module: Any, attrs: Any) -> dict[str, Tensor]:
-    found = {"depthwise_kernel": module.depthwise.weight, "pointwise_kernel": module.pointwise.weight}
-    if module.pointwise.bias is not None:
-        found["bias"] = module.pointwise.bias
-    return {**found, **_batch_norm_tensors(module.bn, attrs["bn"])}
-
-
-def _dense_tensors(module: Any, attrs: Any) -> dict[str, Tensor]:
-    return {"kernel": module.weight, **({"bias": module.bias} if module.bias is not None else {})}
-
-
-WINDOW = ("kernel", "stride", "padding")
-CEIL = {"ceil_mode": False}
-CONV_DEFAULTS = {
-    "stride": (1, 1), "padding": "same", "bias": False, "bn": None, "activation": "relu", "dilation": (1, 1),
-    "groups": 1,
-}  # fmt: skip
-SEPARABLE_DEFAULTS = {
-    "stride": (1, 1), "padding": "same", "depth_multiplier": 1, "bias": False, "bn": None, "activation": "relu",
-}  # fmt: skip
-EMITTERS: dict[str, Emitter] = {
-    "conv": Emitter(
-        call=lambda ins, a, m: f"{m}({ins[0]})",
-        module=lambda a, c: f"ConvBnAct({_arguments([c, a('filters'), a('kernel')], a, CONV_DEFAULTS)})",
-        tensors=_conv_tensors,
-    ),
-    "separable_conv": Emitter(
-        call=lambda ins, a, m: f"{m}({ins[0]})",
-        module=lambda a, c: f"SeparableConvBnAct({_arguments([c, a('filters'), a('kernel')], a, SEPARABLE_DEFAULTS)})",
-        tensors=_separable_tensors,
-    ),
-    "dense": Emitter(
-        call=lambda ins, a, m: f"{m}({ins[0]})",
-        module=lambda a, c: f"Dense({_arguments([c, a('units')], a, {'bias': True, 'activation': 'none'})})",
-        tensors=_dense_tensors,
-    ),
-    "dropout": Emitter(call=lambda ins, a, m: f"{m}({ins[0]})", module=lambda a, c: f"nn.Dropout({a('rate')})"),
-    "maxpool": Emitter(lambda ins, a, m: f"max_pool({_arguments([ins[0], *map(a, WINDOW)], a, CEIL)})"),
-    "avgpool": Emitter(
-        lambda ins, a, m: f"avg_pool({_arguments([ins[0], *map(a, WINDOW), a('include_padding')], a, CEIL)})"
-    ),
-    "concat": Emitter(lambda ins, a, m: f"torch.cat([{', '.join(ins)}], 1)"),
-    "add": Emitter(lambda ins, a, m: f"residual_add({ins[0]}, {ins[1]}, {a('scale')}, {a('activation')})"),
-    "activation": Emitter(lambda ins, a, m: f"ACTIVATIONS[{a('fn')}]({ins[0]})"),
-    "multiply": Emitter(lambda ins, a, m: f"gate({ins[0]}, {ins[1]})"),
-    "global_avgpool": Emitter(
-        lambda ins, a, m: f"{ins[0]}.mean({_arguments(['(2, 3)'], a, {'keepdims': False}, {'keepdims': 'keepdim'})})"
-    ),
-    "flatten": Emitter(lambda ins, a, m: f"flatten_hwc({ins[0]})"),
-}
-
-
-def emitter(op: str) -> Emitter:
-    found = EMITTERS.get(op)
-    if found is None:
-        raise CodegenError(f"the torch code generator cannot emit op '{op}'")
-    return found
+def helper(op: str) -> Any:
+    """The helper of `archspec.backends.torch.layers` that emits `op` (a class for a module)."""
+    return helpers.emitter(layers, op, "torch")
 
 
 def is_module(op: str) -> bool:
     """Whether a node of this kind is a module (weights, or a mode such as dropout's)."""
-    return emitter(op).module is not None
+    return inspect.isclass(helper(op))
+
+
+def _takes_width(op: str) -> bool:
+    """A module whose constructor's first parameter is its input width (`in_channels`)."""
+    constructor = list(inspect.signature(helper(op).__init__).parameters)
+    return len(constructor) > 1 and constructor[1] == "in_channels"
+
+
+def _arguments(op: str, attribute: Source, first: list[str]) -> str:
+    """A helper's arguments: `first` (the inputs, or the input width), then the op's attributes
+    its signature names, the required positionally, the others as `name=value` where they differ
+    from the helper's default."""
+    found = helpers.signature(helper(op), skip=int(is_module(op) and _takes_width(op)))
+    optional = [f"{k}={attribute(k)}" for k, default in found.defaults.items() if attribute(k) != literal(default)]
+    return ", ".join([*first, *map(attribute, found.required), *optional])
+
+
+def construct(op: str, attribute: Source, width: str) -> str:
+    """The expression that makes a module node's module."""
+    return f"{helper(op).__name__}({_arguments(op, attribute, [width] if _takes_width(op) else [])})"
+
+
+def call(op: str, inputs: list[str], attribute: Source, module: str) -> str:
+    """The expression that computes a node: its module called, or its helper function."""
+    if is_module(op):
+        return f"{module}({', '.join(inputs)})"
+    return f"{helper(op).__name__}({_arguments(op, attribute, inputs)})"
+
+
+def tensors(module: nn.Module, node: Node, width: int) -> dict[str, Tensor]:
+    """A module node's weights by neutral role, in PyTorch's layouts: where its helper keeps each
+    role the spec gives it (which batch-norm tensors are weights is the spec's to say)."""
+    where = helpers.mark_of(helper(node.op)).weights
+    found: dict[str, Tensor] = {}
+    for role in weight_shapes(node.op, node.attrs, width):
+        value: Any = module
+        for part in where[role].split("."):
+            value = getattr(value, part)
+        found[role] = value
+    return found
+
+
+def file_helpers(spec: Spec) -> list[Any]:
+    """The definitions the file of `spec` needs, in order: those of its ops, and what they use."""
+    return helpers.needed(layers, {node.op for node in spec.nodes if node.op != INPUT}, "torch")
+
+
+def _imports(sources: list[str]) -> str:
+    """The imports of a file whose helpers are `sources`: only what they use."""
+    text = "".join(sources)
+    lines = ["from dataclasses import dataclass\n\n"] if "@dataclass" in text else []
+    lines += ["import torch\n"] + (["import torch.nn.functional as F\n"] if "F." in text else [])
+    lines.append("from torch import Tensor, fx, nn\n" if "fx.wrap" in text else "from torch import Tensor, nn\n")
+    if "Padding" in text:
+        lines.append("\nPadding = str | tuple[int, int, int, int]  # same, valid, or (top, bottom, left, right)\n")
+    return "".join(lines)
+
+
+def _helpers_source(needed: list[Any]) -> list[str]:
+    """The helpers' definitions; each that reads its input's size is then registered with
+    torch.fx (`fx.wrap`), which records a call of it in a traced graph instead of following it."""
+    texts = helpers.source(needed)
+    return [
+        text + (f"\n\nfx.wrap({literal(h.__name__)})\n" if helpers.mark_of(h).leaf else "")
+        for h, text in zip(needed, texts, strict=True)
+    ]
 
 
 @cache
@@ -260,7 +197,9 @@ def emit(spec: Spec) -> Emitted:
         for run in repeat_runs(plan, lambda cls, step: cls.call_args(step), starts)
         for piece in ([[item] for item in run] if run[0].cls.single_op else [run])
     ]
-    top = Namespace(reserved=RESERVED + tuple(h.__name__ for h in HELPERS))
+    needed = file_helpers(spec)
+    every = helpers.every_name(layers, "torch")
+    top = Namespace(reserved=RESERVED + every)
     class_names = {cls.class_name: top.name(cls.class_name) for cls in plan.classes if not cls.single_op}
     model_name = top.fresh(pascal_case(spec.name))
     constants = Constants(top)
@@ -273,11 +212,12 @@ def emit(spec: Spec) -> Emitted:
     # Every module-level name exists before any class is written, so that no parameter or local
     # (named after the spec) can shadow one.
     register_constants(plan, runs, constants, lambda step: attributes.path(step)[0])
-    taken = (*RESERVED, *(h.__name__ for h in HELPERS), *class_names.values(), model_name, *constants.lines)
+    taken = (*RESERVED, *every, *class_names.values(), model_name, *constants.lines)
     names = {cls.class_name: _names(cls, taken) for cls in plan.classes}
     parts = [HEADER.format(title=f"{model_name}: a PyTorch model generated by archspec.", name=word(spec.name))]
-    parts.append(_activations_source())
-    parts.extend(inspect.getsource(helper) for helper in HELPERS)
+    helper_sources = _helpers_source(needed)
+    parts[0] += "\n" + _imports(helper_sources)
+    parts.extend(helper_sources)
     parts.append(constants.source())
     final = classifier(spec, plan, head)
     if final is not None and not any(run[0] is final[0] and len(run) == 1 for run in runs):
@@ -295,7 +235,7 @@ def emit(spec: Spec) -> Emitted:
     parts.append(f"def build() -> {model_name}:\n    return {model_name}()\n")
     assert set(constants.lines) <= set(taken), "every constant is registered before the classes are written"
     header, *rest = (part.rstrip("\n") for part in parts if part)
-    source = header + "\n\n" + "\n\n\n".join(rest) + "\n"
+    source = header + "\n\n\n" + "\n\n\n".join(rest) + "\n"
     paths = {}
     for run in runs:
         for planned in run:
@@ -320,23 +260,6 @@ def _names(cls: BlockClass, taken: tuple[str, ...]) -> Names:
     return Names(attributes, kept, {arg: local.fresh(arg) for arg in cls.args})
 
 
-def _activations_source() -> str:
-    """The activation table, written out: the backend's dict holds lambdas and functions."""
-    rows = {
-        "none": "lambda x: x",
-        "relu": "F.relu",
-        "relu6": "F.relu6",
-        "gelu": "F.gelu",
-        "silu": "F.silu",
-        "sigmoid": "torch.sigmoid",
-        "tanh": "torch.tanh",
-        "softmax": "lambda x: F.softmax(x, dim=1)",
-    }
-    assert set(rows) == set(layers.ACTIVATIONS), "keep the generated activation table complete"
-    body = "".join(f"    {name!r}: {fn},\n" for name, fn in rows.items())
-    return f"ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {{\n{body}}}\n"
-
-
 def _attributes(node: TemplateNode, source: Callable[[Value], str]) -> Source:
     """A node's attributes, by name, as `source` writes them."""
     return lambda key: source(node.attrs[key])
@@ -352,15 +275,14 @@ def _module_tree(cls: BlockClass, names: Names, constants: Constants) -> list[st
     """`self.x = ...` lines building the nested modules of a block, nested dicts as ModuleDicts."""
     tree: dict[str, Any] = {}
     for node in cls.nodes:
-        make = emitter(node.op).module
-        if make is None:
+        if not is_module(node.op):
             continue
         *scopes, leaf = names.attributes.path(node.name)
         level = tree
         for part in scopes:
             level = level.setdefault(part, {})
         width = names.source(node.in_channels, constants) if node.in_channels is not None else ""
-        level[leaf] = make(_attributes(node, lambda value: names.source(value, constants)), width)
+        level[leaf] = construct(node.op, _attributes(node, lambda value: names.source(value, constants)), width)
 
     def render(item: Any, indent: int) -> str:
         if isinstance(item, str):
@@ -404,7 +326,7 @@ def _block_class(
         out = var[node.name] = local.fresh(node.name or "out")
         module = _access(names.attributes.path(node.name)) if is_module(node.op) else ""
         attribute = _attributes(node, lambda value: names.read(value, constants))
-        expression = emitter(node.op).call(ins, attribute, module)
+        expression = call(node.op, ins, attribute, module)
         lines.append(f"        {out} = {expression}\n")
     lines.append(f"        return {_returns([var[r] for r in cls.results])}\n")
     arguments = "".join(f", {var[name]}: Tensor" for name in cls.inputs)
@@ -465,16 +387,15 @@ class _Model:
         )
         if cls.single_op:
             node = _instance_node(cls, planned.step.name)
-            make = emitter(node.op).module
-            if make is None:
+            if not is_module(node.op):
                 return []
             width = self.constants.value(node.in_channels.literal) if node.in_channels is not None else ""
-            return [f"        self.{attribute} = {make(self._literals(node), width)}\n"]
-        call = self._call(cls, planned.step.name)
+            return [f"        self.{attribute} = {construct(node.op, self._literals(node), width)}\n"]
+        instance = self._call(cls, planned.step.name)
         if len(run) == 1:
-            return [f"        self.{attribute} = {call}\n"]
+            return [f"        self.{attribute} = {instance}\n"]
         loop = self._loop_names(run)
-        return [f"        for name in {loop}:\n            self.add_module(name, {call})\n"]
+        return [f"        for name in {loop}:\n            self.add_module(name, {instance})\n"]
 
     def _literals(self, node: TemplateNode) -> Source:
         return _attributes(node, lambda value: self.constants.value(value.literal))
@@ -511,12 +432,11 @@ class _Model:
                 lines.append(f"        if {PRE_LOGITS}:\n            return {reads[0]}\n")
             if holds_classifier and not planned.cls.single_op:
                 attribute = self.attributes.path(planned.step.name)[0]
-                call = f"self.{attribute}({', '.join(reads)}, {PRE_LOGITS}={PRE_LOGITS})"
-                lines.append(f"        {target} = {call}\n")
+                lines.append(f"        {target} = self.{attribute}({', '.join(reads)}, {PRE_LOGITS}={PRE_LOGITS})\n")
             elif planned.cls.single_op:
                 node = _instance_node(planned.cls, planned.step.name)
                 module = f"self.{self.attributes.path(planned.step.name)[0]}" if is_module(node.op) else ""
-                value = emitter(node.op).call(list(reads), self._literals(node), module)
+                value = call(node.op, list(reads), self._literals(node), module)
                 lines.append(f"        {target} = {value}\n")
             elif len(run) == 1:
                 attribute = self.attributes.path(planned.step.name)[0]

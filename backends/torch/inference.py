@@ -25,11 +25,11 @@ import operator
 from typing import Any
 
 import torch
+from archspec.backends.torch import layers
 from archspec.backends.torch.live import Network, build
 from torch import Tensor, fx, nn
 
-# The generated helpers that read sizes or branch on values: traced as one call each.
-OPAQUE_FUNCTIONS = ("max_pool", "avg_pool", "residual_add", "gate", "flatten_hwc", "pad_input")
+from archspec.codegen import helpers
 
 
 def for_inference(model: Network, dtype: torch.dtype | None = None, merge_siblings: bool = True) -> nn.Module:
@@ -38,16 +38,24 @@ def for_inference(model: Network, dtype: torch.dtype | None = None, merge_siblin
     built = build(model.spec)
     built.load_state_dict(model.state_dict())
     built.eval().requires_grad_(False)
-    generated = built.generated
+    conv, separable = _generated(built, "ConvBnAct"), _generated(built, "SeparableConvBnAct")
     with torch.no_grad():
         for module in built.modules():
-            if isinstance(module, generated.ConvBnAct) and module.bn is not None:
-                fold_batch_norm(module, module.conv)
-            elif isinstance(module, generated.SeparableConvBnAct) and module.bn is not None:
-                fold_batch_norm(module, module.pointwise)
+            layer: Any = module
+            if isinstance(layer, conv) and layer.bn is not None:
+                fold_batch_norm(layer, layer.conv)
+            elif isinstance(layer, separable) and layer.bn is not None:
+                fold_batch_norm(layer, layer.pointwise)
     lowered: nn.Module = merge_sibling_convs(built) if merge_siblings else built
     tensors = list(model.state_dict().values())
     return lowered.to(device=tensors[0].device if tensors else None, dtype=dtype)
+
+
+def _generated(model: Network, name: str) -> tuple[Any, ...]:
+    """The class of this name in the model's generated source, as a tuple for isinstance: empty
+    where the source has none (a network without that kind of layer)."""
+    found = getattr(model.generated, name, None)
+    return (found,) if found is not None else ()
 
 
 def fold_batch_norm(layer: Any, conv: nn.Conv2d) -> None:
@@ -100,17 +108,18 @@ def merge_sibling_convs(model: Network) -> fx.GraphModule:
     no batch norm, no groups, the same kernel, stride, padding, dilation and activation) is one SplitConv, which takes
     the first sibling's place in the module tree."""
     generated = model.generated
-    tracer = _LayerTracer(
-        (generated.ConvBnAct, generated.SeparableConvBnAct, generated.Dense),
-        tuple(getattr(generated, name) for name in OPAQUE_FUNCTIONS),
-    )
+    # The helpers that read their input's size are traced as one call each (their marks say which).
+    leaves = [h.__name__ for h in helpers.marked(layers) if helpers.mark_of(h).leaf and hasattr(generated, h.__name__)]
+    conv_types = _generated(model, "ConvBnAct")
+    layer_types = conv_types + _generated(model, "SeparableConvBnAct") + _generated(model, "Dense")
+    tracer = _LayerTracer(layer_types, tuple(getattr(generated, name) for name in leaves))
     graph = tracer.trace(model)
     groups: dict[tuple[object, ...], list[fx.Node]] = {}
     for node in graph.nodes:
         if node.op != "call_module" or len(node.args) != 1 or node.kwargs:
             continue
         layer = model.get_submodule(str(node.target))
-        if isinstance(layer, generated.ConvBnAct) and layer.bn is None and layer.conv.groups == 1:
+        if isinstance(layer, conv_types) and layer.bn is None and layer.conv.groups == 1:
             conv = layer.conv
             key = (node.args[0], layer.kernel, layer.stride, layer.padding, conv.dilation, layer.activation)
             groups.setdefault(key, []).append(node)

@@ -1,35 +1,46 @@
-"""PyTorch building blocks with the IR's exact semantics.
+"""PyTorch building blocks with the IR's exact semantics, one marked helper per op kind.
 
 `same` padding is TensorFlow's: when it is the same on both sides (stride 1, odd kernel) it is
 given to the conv or pool itself; otherwise it depends on the input size and is applied
 explicitly, so a model never silently differs from its TensorFlow lowering. Generated source
-files carry their own copy of these few definitions, with the same attribute names, so that
-their state_dict keys equal a built model's.
+files carry their own copy of the definitions they use, with the same attribute names, so that
+their state_dict keys equal a built model's. Each helper is marked with the op kind it emits
+(`archspec.codegen.helpers`): its signature is how a node is written (the inputs, then the op's
+attributes by name), and a module's `weights` say where each neutral role lives in it.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from archspec.codegen.helpers import emits
 from archspec.ops import BatchNorm
-from archspec.ops.padding import Padding, same_pads, window_pads
-
-ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
-    "none": lambda x: x,
-    "relu": F.relu,
-    "relu6": F.relu6,
-    "gelu": F.gelu,
-    "silu": F.silu,
-    "sigmoid": torch.sigmoid,
-    "tanh": torch.tanh,
-    "softmax": lambda x: F.softmax(x, dim=1),
-}
+from archspec.ops.padding import Padding, axis_pads, output_size, same_pads, window_pads
 
 
+@emits("activation")
+def activate(x: Tensor, fn: str) -> Tensor:
+    """An activation function, by its name in the spec."""
+    if fn == "relu":
+        return F.relu(x)
+    if fn == "relu6":
+        return F.relu6(x)
+    if fn == "gelu":
+        return F.gelu(x)
+    if fn == "silu":
+        return F.silu(x)
+    if fn == "sigmoid":
+        return torch.sigmoid(x)
+    if fn == "tanh":
+        return torch.tanh(x)
+    if fn == "softmax":
+        return F.softmax(x, dim=1)
+    return x  # none
+
+
+@emits()
 def static_padding(kernel: tuple[int, int], stride: tuple[int, int], padding: Padding) -> tuple[int, int] | None:
     """Padding a conv or pool can apply itself (the same on both sides), or None when it must be
     applied explicitly: `same` at a stride or even kernel (it depends on the input size), or
@@ -45,6 +56,7 @@ def static_padding(kernel: tuple[int, int], stride: tuple[int, int], padding: Pa
     return (top, left) if top == bottom and left == right else None
 
 
+@emits(uses=(same_pads, axis_pads, output_size, window_pads))
 def input_pads(
     x: Tensor, kernel: tuple[int, int], stride: tuple[int, int], padding: Padding, ceil_mode: bool = False
 ) -> tuple[int, int, int, int]:
@@ -63,6 +75,7 @@ def input_pads(
     return top, bottom, left, right
 
 
+@emits(uses=(input_pads,), leaf=True)
 def pad_input(
     x: Tensor,
     kernel: tuple[int, int],
@@ -77,6 +90,7 @@ def pad_input(
     return F.pad(x, (left, right, top, bottom), value=value)  # a negative pad crops
 
 
+@emits(uses=(BatchNorm,))
 def batch_norm(channels: int, bn: BatchNorm | None) -> nn.BatchNorm2d | None:
     """Batch norm without `scale` (gamma) or `center` (beta) keeps the parameter at 1 or 0 and
     frozen, as TF-slim's and Keras's do."""
@@ -88,11 +102,23 @@ def batch_norm(channels: int, bn: BatchNorm | None) -> nn.BatchNorm2d | None:
     return layer
 
 
+@emits(uses=(activate,))
 def normalize_activate(x: Tensor, bn: nn.Module | None, activation: str) -> Tensor:
     """The tail of every conv layer: its batch norm where it has one, then its activation."""
-    return ACTIVATIONS[activation](x if bn is None else bn(x))
+    return activate(x if bn is None else bn(x), activation)
 
 
+# Where a conv layer's batch norm keeps each neutral role.
+BN_WEIGHTS = {
+    "gamma": "bn.weight", "beta": "bn.bias", "moving_mean": "bn.running_mean", "moving_variance": "bn.running_var",
+}  # fmt: skip
+
+
+@emits(
+    "conv",
+    uses=(static_padding, pad_input, batch_norm, normalize_activate),
+    weights={"kernel": "conv.weight", "bias": "conv.bias", **BN_WEIGHTS},
+)
 class ConvBnAct(nn.Module):
     """Conv, then optional batch norm, then activation. `dilation` spreads the kernel over
     dilation * (kernel - 1) + 1 cells, which is what padding is computed for."""
@@ -100,7 +126,7 @@ class ConvBnAct(nn.Module):
     def __init__(
         self,
         in_channels: int,
-        out_channels: int,
+        filters: int,
         kernel: tuple[int, int],
         stride: tuple[int, int] = (1, 1),
         padding: Padding = "same",
@@ -116,9 +142,9 @@ class ConvBnAct(nn.Module):
         fixed = static_padding(self.extent, stride, padding)
         self.pad_in_forward = fixed is None
         self.conv = nn.Conv2d(
-            in_channels, out_channels, kernel, stride, fixed or 0, dilation=dilation, groups=groups, bias=bias
+            in_channels, filters, kernel, stride, fixed or 0, dilation=dilation, groups=groups, bias=bias
         )
-        self.bn = batch_norm(out_channels, bn)
+        self.bn = batch_norm(filters, bn)
         self.activation = activation
 
     def forward(self, x: Tensor) -> Tensor:
@@ -127,6 +153,14 @@ class ConvBnAct(nn.Module):
         return normalize_activate(self.conv(x), self.bn, self.activation)
 
 
+@emits(
+    "separable_conv",
+    uses=(static_padding, pad_input, batch_norm, normalize_activate),
+    weights={
+        "depthwise_kernel": "depthwise.weight", "pointwise_kernel": "pointwise.weight", "bias": "pointwise.bias",
+        **BN_WEIGHTS,
+    },
+)  # fmt: skip
 class SeparableConvBnAct(nn.Module):
     """Keras's SeparableConv2D: a depthwise conv (`depth_multiplier` filters per input channel),
     a pointwise 1x1 conv, then optional batch norm and activation."""
@@ -134,7 +168,7 @@ class SeparableConvBnAct(nn.Module):
     def __init__(
         self,
         in_channels: int,
-        out_channels: int,
+        filters: int,
         kernel: tuple[int, int],
         stride: tuple[int, int] = (1, 1),
         padding: Padding = "same",
@@ -149,8 +183,8 @@ class SeparableConvBnAct(nn.Module):
         self.pad_in_forward = fixed is None
         depthwise = in_channels * depth_multiplier
         self.depthwise = nn.Conv2d(in_channels, depthwise, kernel, stride, fixed or 0, groups=in_channels, bias=False)
-        self.pointwise = nn.Conv2d(depthwise, out_channels, 1, bias=bias)
-        self.bn = batch_norm(out_channels, bn)
+        self.pointwise = nn.Conv2d(depthwise, filters, 1, bias=bias)
+        self.bn = batch_norm(filters, bn)
         self.activation = activation
 
     def forward(self, x: Tensor) -> Tensor:
@@ -159,17 +193,27 @@ class SeparableConvBnAct(nn.Module):
         return normalize_activate(self.pointwise(self.depthwise(x)), self.bn, self.activation)
 
 
+@emits("dense", uses=(activate,), weights={"kernel": "weight", "bias": "bias"})
 class Dense(nn.Linear):
     """A linear layer followed by an activation."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, activation: str = "none") -> None:
-        super().__init__(in_features, out_features, bias=bias)
+    def __init__(self, in_channels: int, units: int, bias: bool = True, activation: str = "none") -> None:
+        super().__init__(in_channels, units, bias=bias)
         self.activation = activation
 
     def forward(self, x: Tensor) -> Tensor:
-        return ACTIVATIONS[self.activation](super().forward(x))
+        return activate(super().forward(x), self.activation)
 
 
+@emits("dropout")
+class Dropout(nn.Dropout):
+    """Dropout of a `rate` of the values in training; nothing in evaluation."""
+
+    def __init__(self, rate: float) -> None:
+        super().__init__(rate)
+
+
+@emits(uses=(static_padding,))
 def native_pool_padding(kernel: tuple[int, int], stride: tuple[int, int], padding: Padding) -> tuple[int, int] | None:
     """Padding that F.max_pool2d and F.avg_pool2d apply themselves (at most half the window)."""
     fixed = static_padding(kernel, stride, padding)
@@ -178,6 +222,7 @@ def native_pool_padding(kernel: tuple[int, int], stride: tuple[int, int], paddin
     return fixed
 
 
+@emits("maxpool", uses=(native_pool_padding, pad_input))
 def max_pool(
     x: Tensor, kernel: tuple[int, int], stride: tuple[int, int], padding: Padding, ceil_mode: bool = False
 ) -> Tensor:
@@ -188,6 +233,7 @@ def max_pool(
     return F.max_pool2d(pad_input(x, kernel, stride, padding, float("-inf"), ceil_mode), kernel, stride)
 
 
+@emits("avgpool", uses=(native_pool_padding, pad_input, input_pads), leaf=True)
 def avg_pool(
     x: Tensor,
     kernel: tuple[int, int],
@@ -215,16 +261,31 @@ def avg_pool(
     return total / F.avg_pool2d(counted, kernel, stride)
 
 
-def residual_add(shortcut: Tensor, residual: Tensor, scale: float, activation: str) -> Tensor:
+@emits("concat")
+def concat(*inputs: Tensor) -> Tensor:
+    """Filter concatenation: the inputs joined along the channels, in order."""
+    return torch.cat(inputs, 1)
+
+
+@emits("add", uses=(activate,))
+def residual_add(shortcut: Tensor, residual: Tensor, scale: float = 1.0, activation: str = "none") -> Tensor:
     """activation(shortcut + scale * residual)."""
-    return ACTIVATIONS[activation](shortcut + residual * scale if scale != 1.0 else shortcut + residual)
+    return activate(shortcut + residual * scale if scale != 1.0 else shortcut + residual, activation)
 
 
-def gate(x: Tensor, g: Tensor) -> Tensor:
-    """x * g, a vector gate (N, C) broadcast over H and W as a 1x1xC one is."""
-    return x * (g if g.dim() == x.dim() else g[:, :, None, None])
+@emits("multiply", leaf=True)
+def multiply(x: Tensor, gate: Tensor) -> Tensor:
+    """x * gate, a vector gate (N, C) broadcast over H and W as a 1x1xC one is."""
+    return x * (gate if gate.dim() == x.dim() else gate[:, :, None, None])
 
 
+@emits("global_avgpool")
+def global_avgpool(x: Tensor, keepdims: bool = False) -> Tensor:
+    """The mean over H and W: a vector of C, or 1x1xC with `keepdims`."""
+    return x.mean((2, 3), keepdim=keepdims)
+
+
+@emits("flatten", leaf=True)
 def flatten_hwc(x: Tensor) -> Tensor:
     """Flatten in H, W, C order, the IR's (and TensorFlow's) order, so dense weights are portable."""
     return x.permute(0, 2, 3, 1).flatten(1) if x.dim() == 4 else x.flatten(1)

@@ -58,8 +58,8 @@ class Network(nn.Module):
         """timm's: a freshly initialised final dense layer of `num_classes` units in place of the
         network's, or none for 0 (the model then returns `forward_head(x, pre_logits=True)`).
         `spec` and `source` become those of the new model: `compile` of `model.spec` writes it."""
-        output = self.spec.outputs[0]
-        if len(self.spec.outputs) != 1 or self.spec.node(output).op != "dense":
+        output = self.spec.classifier
+        if len(self.spec.outputs) != 1 or output is None:
             raise ValueError(f"'{self.spec.name}' does not end in one dense layer; it has no classifier to reset")
         old = self.node_modules[output]
         assert isinstance(old, nn.Linear)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import torch
-from archspec.backends.torch.codegen import emitter
+from archspec.backends.torch.codegen import tensors
 from archspec.backends.torch.live import Network
 
 from archspec.spec import Spec
@@ -97,7 +97,8 @@ def load_in_order(model: Network, state_dict: dict[str, torch.Tensor], source: s
         for layer, (node, module) in zip(theirs, ours, strict=True):
             spec_node = model.spec.node(node)
             flattened = flattened_map(model.spec, node) if spec_node.op == "dense" else None
-            for role, target in emitter(spec_node.op).tensors(module, spec_node.attrs).items():
+            width = model.spec.shapes[spec_node.inputs[0]][-1]
+            for role, target in tensors(module, spec_node, width).items():
                 key = _reference_key(layer, role)
                 if key is None or key not in state_dict:
                     raise ValueError(
