@@ -62,7 +62,9 @@ def spatial_op(draw: st.DrawFn, channels: int | None, stride: int, size: int) ->
     """One op that keeps (stride 1) or halves the size, its width and its output size. At stride 1
     every choice keeps the size, so that a block's residual add fits. `channels` is None inside
     a block, whose input width is a parameter."""
-    kind = draw(st.sampled_from(["conv", "conv", "separable_conv", "maxpool", "avgpool", "activation", "dropout"]))
+    kind = draw(
+        st.sampled_from(["conv", "conv", "separable_conv", "maxpool", "avgpool", "activation", "dropout", "shuffle"])
+    )
     halved = -(-size // stride)
     if kind == "separable_conv":
         filters = draw(st.integers(1, 6))
@@ -111,6 +113,12 @@ def spatial_op(draw: st.DrawFn, channels: int | None, stride: int, size: int) ->
         return {"op": "maxpool", "kernel": 2, "stride": 2}, channels, halved
     if kind == "activation":
         return {"op": "activation", "fn": draw(st.sampled_from(ACTIVATIONS[:-1]))}, channels, size
+    if kind == "shuffle" and channels is not None:
+        return (
+            {"op": "channel_shuffle", "groups": draw(st.sampled_from([g for g in (1, 2, 3) if channels % g == 0]))},
+            channels,
+            size,
+        )
     return {"op": "dropout", "rate": 0.5}, channels, size
 
 

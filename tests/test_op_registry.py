@@ -27,8 +27,9 @@ network:
   - {op: maxpool, name: b, kernel: 2}
   - {op: avgpool, name: c, kernel: 2}
   - {op: concat, name: d, inputs: [a, c]}
+  - {op: channel_shuffle, name: cs, groups: 2}
   - {op: conv, name: e, kernel: 3, filters: 8, groups: 2, dilation: 2}
-  - {op: add, name: f, shortcut: d, scale: 0.5}
+  - {op: add, name: f, shortcut: cs, scale: 0.5}
   - {op: activation, name: g, fn: tanh}
   - {op: global_avgpool, name: s, keepdims: true}
   - {op: multiply, name: m, inputs: [g, s]}

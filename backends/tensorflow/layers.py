@@ -262,6 +262,15 @@ def avg_pool(
     return layers.AveragePooling2D(kernel, stride, "valid", name=name)(x)
 
 
+@emits("channel_shuffle")
+def channel_shuffle(x: keras.KerasTensor, groups: int, *, name: str) -> keras.KerasTensor:
+    """The channels in `groups` groups, interleaved: channel j of group i goes to j * groups + i."""
+    height, width, channels = x.shape[1], x.shape[2], x.shape[3]
+    x = layers.Reshape((height, width, groups, channels // groups), name=name + "-groups")(x)
+    x = layers.Permute((1, 2, 4, 3), name=name + "-interleave")(x)
+    return layers.Reshape((height, width, channels), name=name)(x)
+
+
 @emits("multiply")
 def multiply(x: keras.KerasTensor, gate: keras.KerasTensor, *, name: str) -> keras.KerasTensor:
     """x * gate; a vector gate is first reshaped to 1x1xC, which Multiply broadcasts over H and W."""

@@ -273,6 +273,12 @@ def residual_add(shortcut: Tensor, residual: Tensor, scale: float = 1.0, activat
     return activate(shortcut + residual * scale if scale != 1.0 else shortcut + residual, activation)
 
 
+@emits("channel_shuffle")
+def channel_shuffle(x: Tensor, groups: int) -> Tensor:
+    """The channels in `groups` groups, interleaved: channel j of group i goes to j * groups + i."""
+    return x.unflatten(1, (groups, -1)).transpose(1, 2).flatten(1, 2)
+
+
 @emits("multiply", leaf=True)
 def multiply(x: Tensor, gate: Tensor) -> Tensor:
     """x * gate, a vector gate (N, C) broadcast over H and W as a 1x1xC one is."""
