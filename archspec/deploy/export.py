@@ -15,47 +15,22 @@ largest difference from the live model, over its largest output, must stay withi
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from archspec.backends import BackendError
+from archspec.deploy.request import Request, Writer
 from archspec.errors import ArchspecError, UsageError
 
 if TYPE_CHECKING:
-    from archspec.spec import Spec
+    pass
 
 FORMATS = {"onnx": "torch", "pt2": "torch", "savedmodel": "tf", "keras": "tf"}  # format -> backend
 SUFFIXES = {".onnx": "onnx", ".pt2": "pt2", ".keras": "keras"}
 TOLERANCE = 1e-4  # max abs difference over the largest output
-DYNAMIC_BATCHES = (1, 8)
-
-
-@dataclass(frozen=True)
-class Request:
-    spec: Spec
-    format: str
-    weights: dict[str, np.ndarray] | None  # neutral weights; None: a fresh random initialisation
-    dynamic_batch: bool
-    inference: bool  # torch formats: the batch-norm-folded model of `for_inference`
-
-    @property
-    def batches(self) -> tuple[int, ...]:
-        return DYNAMIC_BATCHES if self.dynamic_batch else (1,)
-
-    def inputs(self, channels_last: bool) -> list[np.ndarray]:
-        """One random input per batch size checked, the same for every format."""
-        height, width, channels = self.spec.input_shape
-        rng = np.random.default_rng(0)
-        shape = (height, width, channels) if channels_last else (channels, height, width)
-        return [rng.standard_normal((batch, *shape), dtype=np.float32) for batch in self.batches]
-
-
-def output_names(spec: Spec) -> list[str]:
-    return [name.replace("/", ".") for name in spec.outputs]
 
 
 def format_of(path: str, given: str | None) -> str:
@@ -72,11 +47,6 @@ def format_of(path: str, given: str | None) -> str:
 class Exported:
     difference: float  # the largest of the checked differences
     batches: tuple[int, ...]
-
-
-# One writer per format: (request, partial path) -> the checked runs, as pairs of outputs from
-# the live model and from the file loaded back, one pair per batch size.
-Writer = Callable[[Request, Path], list[tuple[list[np.ndarray], list[np.ndarray]]]]
 
 
 def writer(fmt: str) -> Writer:
@@ -145,12 +115,3 @@ def _replace(partial: Path, target: Path) -> None:
         _remove(old)
     else:
         partial.replace(target)
-
-
-def outputs_list(value: Any) -> list[np.ndarray]:
-    """A model's outputs as a list of arrays, whether it returned one tensor, a tuple or a dict."""
-    if isinstance(value, dict):
-        value = list(value.values())
-    if not isinstance(value, (list, tuple)):
-        value = [value]
-    return [np.asarray(v) for v in value]

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 from archspec.backends.tensorflow import build, set_weights
 
-from archspec.deploy.export import Request, Writer, output_names, outputs_list
+from archspec.deploy.request import Request, Writer, output_names, outputs_list
 
 Runs = list[tuple[list[np.ndarray], list[np.ndarray]]]
 

@@ -18,7 +18,7 @@ from archspec.backends.torch import build, set_weights
 from archspec.backends.torch.inference import for_inference
 from torch import nn
 
-from archspec.deploy.export import Request, Writer, output_names, outputs_list
+from archspec.deploy.request import Request, Writer, output_names, outputs_list
 
 Runs = list[tuple[list[np.ndarray], list[np.ndarray]]]
 
