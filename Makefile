@@ -8,7 +8,7 @@ LOCK := requirements.lock
 NETWORKS := $(wildcard specs/*.yaml) $(wildcard specs/examples/*.yaml)
 ERRATA := $(wildcard specs/errata/*.yaml)
 
-.PHONY: install lock graphviz browser run test lint typecheck pytest golden schema clean
+.PHONY: install lock graphviz browser run test test-fast lint typecheck pytest golden schema clean
 
 # Graphviz's `dot` draws the renders (`archspec render`); DOT output needs nothing. Installed with
 # apt-get where that is possible, else a warning: the SVG/PNG tests then skip and `run` writes DOT.
@@ -87,6 +87,12 @@ run: $(STAMP) graphviz
 	done
 
 test: lint typecheck pytest
+
+# The fast lane: the unit tests of the front end, the op kinds, the analyses, the tools, the command
+# line and the weight files, without the slow ones (framework models, training, whole workflows).
+FAST := tests/test_package.py tests/frontend tests/ops tests/analysis tests/tools tests/cli tests/weights
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not slow" $(FAST)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -9,7 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from library import ERRATA, GOLDEN, NETWORKS, golden_path, golden_text
+from support import ERRATA, GOLDEN, NETWORKS, golden_path, golden_text
 
 
 def main() -> None:

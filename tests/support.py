@@ -1,0 +1,110 @@
+"""The bundled specs, as the tests and the golden-file script see them, and helpers the tests share."""
+
+from __future__ import annotations
+
+import importlib.util
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import archspec
+from archspec.analysis.summary import table
+from archspec.bundled import list_specs, spec_path
+from archspec.errors import SpecError
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+GOLDEN = TESTS / "golden"
+NETWORKS = [p for p in map(spec_path, list_specs()) if p.parent.name != "errata"]
+ERRATA = [p for p in map(spec_path, list_specs()) if p.parent.name == "errata"]
+SMALL_INPUT = (107, 107, 3)  # quick, and every bundled network but one fits
+
+
+def fits(path: Path, input_shape: tuple[int, int, int]) -> bool:
+    try:
+        archspec.load(path, input_shape=input_shape)
+    except SpecError:
+        return False
+    return True
+
+
+# inception_v3_aux's auxiliary head (a 5x5 stride-3 pool, then a 5x5 valid conv) needs the 17x17
+# grid of its native 299x299 input; tests/test_torchvision_reference.py checks it at that size.
+SMALL_NETWORKS = [p for p in NETWORKS if fits(p, SMALL_INPUT)]
+
+
+def golden_text(path: Path) -> str:
+    """What the golden file of a bundled spec holds: its block table and its node table,
+    or, for an errata spec, the errors that check reports."""
+    try:
+        summary = archspec.load(path).summary()
+    except SpecError as exc:
+        return str(exc) + "\n"
+    return table(summary) + "\n\n" + table(summary, detail=True) + "\n"
+
+
+def golden_path(path: Path) -> Path:
+    prefix = "" if path.parent.name == "specs" else f"{path.parent.name}__"
+    return GOLDEN / f"{prefix}{path.stem}.txt"
+
+
+def load_generated(source: str, path: Path) -> ModuleType:
+    """Write generated source to `path` and import it as a module."""
+    path.write_text(source)
+    name = f"_generated_{path.stem}"  # never the name of a test helper module (`hostile`, say)
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(module)
+    return module
+
+
+def randomize_batch_norm(model: Any, seed: int = 0) -> None:
+    """Random running statistics for every batch norm of a torch model, and random gamma and beta
+    where they are trained (a batch norm without `scale` or `center` keeps its frozen 1 or 0), so
+    that eval outputs test how the statistics are mapped or folded."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                n = module.num_features
+                module.running_mean.copy_(torch.rand(n, generator=generator) - 0.5)
+                module.running_var.copy_(torch.rand(n, generator=generator) + 0.5)
+                if module.weight.requires_grad:
+                    module.weight.copy_(torch.rand(n, generator=generator) + 0.5)
+                if module.bias.requires_grad:
+                    module.bias.copy_(torch.rand(n, generator=generator) - 0.5)
+
+
+class Overtime(BaseException):
+    """Raised by `deadline`; a BaseException, so that no `except Exception` can swallow it."""
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Raise Overtime in the block if it runs longer than `seconds` (SIGALRM; the main thread)."""
+
+    def expire(signum: int, frame: object) -> None:
+        raise Overtime(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run_archspec(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The command line as a user runs it, in its own process: exit status, stdout, stderr."""
+    command = [sys.executable, "-m", "archspec", *map(str, args)]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
