@@ -37,6 +37,7 @@ def export(args: argparse.Namespace) -> int:
     run it and compare it with the live model. Exit 1 for spec or weight errors, an existing
     output without --force, or a file that does not compute the model; 2 for usage errors."""
     from archspec.deploy import export
+    from archspec.deploy.request import Request
     from archspec.training import checkpoint
 
     fmt = export.format_of(args.output, args.format)
@@ -46,7 +47,7 @@ def export(args: argparse.Namespace) -> int:
     target = Path(args.output)
     refuse_export(target, fmt, args.force, spec.files)
     weights = checkpoint.weights_at(Path(args.weights), spec)[0] if args.weights else None
-    done = export.export(export.Request(spec, fmt, weights, args.dynamic_batch, args.inference), target)
+    done = export.export(Request(spec, fmt, weights, args.dynamic_batch, args.inference), target)
     batches = " and ".join(map(str, done.batches))
     print(
         f"wrote {args.output} ({fmt}, {spec.name}{', inference' if args.inference else ''}); checked at batch "

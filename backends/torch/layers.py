@@ -276,7 +276,7 @@ def residual_add(shortcut: Tensor, residual: Tensor, scale: float = 1.0, activat
 @emits("channel_shuffle")
 def channel_shuffle(x: Tensor, groups: int) -> Tensor:
     """The channels in `groups` groups, interleaved: channel j of group i goes to j * groups + i."""
-    return x.unflatten(1, (groups, -1)).transpose(1, 2).flatten(1, 2)
+    return x.reshape(x.size(0), groups, -1, x.size(2), x.size(3)).transpose(1, 2).flatten(1, 2)
 
 
 @emits("multiply", leaf=True)
