@@ -32,7 +32,7 @@ class Diagnostic:
     severity: str = "error"  # or "note": something a valid spec should know, printed, not failed
 
     def format(self) -> str:
-        text = f"{self.pos}: {self.severity}: {_bounded(self.message)}"
+        text = f"{printable(str(self.pos))}: {self.severity}: {_bounded(self.message)}"
         return text + (f"\n  hint: {_bounded(self.hint)}" if self.hint else "")
 
 
@@ -55,6 +55,12 @@ def shown(value: object) -> str:
     return text if len(text) <= MAX_QUOTED else f"{text[:40]}... ({len(text)} characters)"
 
 
+def printable(text: str) -> str:
+    """Text for a terminal: every character that is not printable (a line break, an escape that
+    would recolour or move the cursor, a byte that is not UTF-8) written as its escape."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def first_lines(exc: BaseException) -> str:
     """The first lines of an error message, for one line of ours: Keras's list every layer that
     failed."""
@@ -63,8 +69,9 @@ def first_lines(exc: BaseException) -> str:
 
 
 def _bounded(text: str) -> str:
-    """One line of at most about MAX_MESSAGE characters, cut in the middle where longer."""
-    text = " ".join(text.splitlines())
+    """One line of at most about MAX_MESSAGE characters, cut in the middle where longer, with no
+    character a terminal would act on (a message quotes file names and what a spec wrote)."""
+    text = printable(" ".join(text.splitlines()))
     if len(text) <= MAX_MESSAGE:
         return text
     return f"{text[: MAX_MESSAGE // 2]} [... {len(text) - MAX_MESSAGE} characters ...] {text[-MAX_MESSAGE // 2 :]}"
@@ -83,7 +90,7 @@ class ArchspecError(Exception):
         """The lines the command line prints: `FILE:LINE:COL: error: ...` where the error concerns
         spec text, else `error: ...`, then `  hint: ...` where there is one."""
         message = _bounded(str(self))
-        text = f"{self.pos}: error: {message}" if self.pos else f"error: {message}"
+        text = f"{printable(str(self.pos))}: error: {message}" if self.pos else f"error: {message}"
         return text + (f"\n  hint: {_bounded(self.hint)}" if self.hint else "")
 
 

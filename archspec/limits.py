@@ -33,6 +33,9 @@ MAX_ACTIVATION_ELEMENTS = 2**34  # all activations of one image together: 64 GiB
 
 # Sweeping: points of one grid (each takes the front end about 0.1 s: 10,000 are some 15 minutes).
 MAX_SWEEP_POINTS = 10_000
+# Pixels of one image `predict` reads: 64 megapixels, 8192x8192, a few hundred MB decoded. A PNG of
+# half a megabyte can claim 13000x13000 (under Pillow's own bomb limit) and take gigabytes.
+MAX_IMAGE_PIXELS = 2**26
 
 # Drawing: boxes in one image that Graphviz lays out (a chain of 1,500 takes 3 s; of 9,000, over 2 min).
 MAX_DRAWN_NODES = 2_000

@@ -6,6 +6,7 @@ Each stage reports every error it can find before the pipeline stops.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -176,6 +177,8 @@ def load(
         document = linker.link_text(source, "<string>", Path.cwd())
         name, where = "network", "<string>"
     document = apply_overrides(document, overrides)
+    if isinstance(document.get("classes"), str):  # a class file that --set names: from the current folder
+        document = linker.with_class_file(document, Path.cwd(), also_root=Path.cwd())
     errors = Collector()
 
     def changed(pos: Pos) -> bool:  # written by a variant or an override: meant to change something
@@ -246,7 +249,8 @@ def _classes(document: Map, output: Shape | None, errors: Collector) -> tuple[st
         return None
     names = tuple(str(name) for name in written)
     where = document.at("classes")
-    repeated = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    counts = Counter(names)  # a set, not a scan per name: a list of 100,000 names stays quick
+    repeated = next((n for n in names if counts[n] > 1), None)
     if repeated is not None:
         errors.error(where, f"class '{repeated}' is named twice")
     if output is not None and len(output) == 1 and output[0] != len(names):

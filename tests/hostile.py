@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -660,6 +661,13 @@ def _train_cases() -> list[Case]:
             {SPEC: BASE},
             located=False,
         ),
+        Case(  # the folders made for the run go too
+            "train-data-missing-nested-out",
+            ("train", SPEC, "--data", "no/such/images", "--out", "runs/a/b"),
+            "no/such/images",
+            {SPEC: BASE},
+            located=False,
+        ),
         Case(
             "train-batch-zero",
             (*train, "--batch-size", "0"),
@@ -748,6 +756,69 @@ def _train_cases() -> list[Case]:
     ]
 
 
+def _png(width: int, height: int, chunks: list[tuple[bytes, bytes]] = (), rows: bytes | None = None) -> bytes:
+    """A PNG of 1-bit pixels claiming `width` x `height`, written chunk by chunk (no image library:
+    a 13000x13000 one is a few kilobytes on disk and would be hundreds of megabytes decoded)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    pixels = rows if rows is not None else zlib.compress(b"\0" * (height * (1 + (width + 7) // 8)), 9)
+    body = b"".join(chunk(kind, data) for kind, data in chunks)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + body + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def _image_fifo(path: Path) -> None:
+    os.mkfifo(path / "seven.png")
+
+
+# The second round: the surfaces added after the first (predict, export, sweep, classes, --set).
+PREDICT = ("predict", SPEC, "--weights", WEIGHTS, "seven.png")
+TINY_GRID = ("--set", "params.w=" + ",".join(str(w) for w in range(1, 2001)))
+
+
+def _second_round_cases() -> list[Case]:
+    many = "classes: [" + ", ".join(f"c{i}" for i in range(45_000)) + "]\n"
+    return [
+        Case("set-classes-text", ("check", SPEC, "--set", "classes=abc"), "class file 'abc' not found", {SPEC: BASE}),
+        Case("set-include", ("check", SPEC, "--set", "include=[a.yaml]"), "'include' is resolved before", {SPEC: BASE}),
+        Case("std-zero-in-float32", ("check", SPEC), "input std must be at least 1.18e-38",
+             {SPEC: spec("input: {shape: [16, 16, 3]}", "input: {shape: [16, 16, 3], std: 1.0e-300}")}),
+        Case("classes-45000-names", ("check", SPEC), "45000 class names for an output of 10 units",
+             {SPEC: BASE + many}),
+        Case("class-file-130000-names", ("check", SPEC), "130000 class names for an output of 10 units",
+             {SPEC: BASE + "classes: names.txt\n", "names.txt": "".join(f"c{i}\n" for i in range(130_000))}),
+        Case("sweep-measure-tf", ("sweep", SPEC, *TINY_GRID, "--measure", "tf"), "--measure takes torch or torch:cuda",
+             {SPEC: BASE}, located=False),
+        Case("sweep-output-folder-missing", ("sweep", SPEC, *TINY_GRID, "-o", "no/such/out"), "does not exist",
+             {SPEC: BASE}, located=False),
+        Case("sweep-batch-1e8", ("sweep", SPEC, "--set", "params.w=4", "--measure", "torch", "--batch-size", "10" * 4),
+             "a batch of 1 to 65536 images", {SPEC: BASE}, code=2, located=False),
+        Case("export-into-missing-folder", ("export", SPEC, "-o", "no/such/m.onnx"), "does not exist", {SPEC: BASE},
+             located=False),
+        Case("export-keras-named-onnx", ("export", SPEC, "-o", "m.onnx", "--format", "keras"),
+             "a Keras archive's name ends in .keras", {SPEC: BASE}, code=2, located=False),
+        Case("export-over-its-weights", ("export", SPEC, "--weights", WEIGHTS, "-o", WEIGHTS, "--format", "pt2",
+             "--force"), "is an input of this command", {SPEC: BASE}, located=False, needs=("weights",)),
+        Case("export-over-its-run", ("export", SPEC, "--weights", RUN, "-o", f"{RUN}/checkpoint/ema.safetensors",
+             "--format", "pt2", "--force"), "is an input of this command", {SPEC: BASE}, located=False, needs=("run",)),
+        Case("predict-fifo-image", PREDICT, "it is not a regular file", {SPEC: BASE}, _image_fifo, located=False,
+             needs=("weights",)),
+        Case("predict-13000-square-png", PREDICT, "is 13000x13000, more than 67,108,864 pixels",
+             {SPEC: BASE, "seven.png": _png(13_000, 13_000)}, located=False, needs=("weights",)),
+        Case("predict-text-chunk-bomb", PREDICT, "cannot read image seven.png",
+             {SPEC: BASE, "seven.png": _png(1, 1, [(b"zTXt", b"k\0\0" + zlib.compress(b"\0" * 20_000_000, 9))])},
+             located=False, needs=("weights",)),
+        Case("import-name-with-newline", ("import", "m.py:f", "-o", "s.yaml", "--name", "x\nname: y"),
+             "--name must be letters, digits and _", {"m.py": "def f():\n    pass\n"}, code=2, located=False),
+        Case("import-factory-exits", ("import", "m.py:f", "--input", "8x8x3", "-o", "s.yaml"),
+             "m.py:f() called sys.exit(0)", {"m.py": "import sys\ndef f():\n    sys.exit(0)\n"}, located=False),
+        Case("import-module-exits", ("import", "m.py:f", "-o", "s.yaml"), "importing m.py called sys.exit(0)",
+             {"m.py": "import sys\nsys.exit(0)\n"}, located=False),
+    ]  # fmt: skip
+
+
 def corpus() -> list[Case]:
     cases = [
         *_path_cases(),
@@ -758,6 +829,7 @@ def corpus() -> list[Case]:
         *_weight_cases(),
         *_state_cases(),
         *_train_cases(),
+        *_second_round_cases(),
     ]
     names = [case.name for case in cases]
     assert len(names) == len(set(names)), "case names are unique"

@@ -108,3 +108,17 @@ def run_archspec(*args: str | Path, cwd: Path | None = None) -> subprocess.Compl
     """The command line as a user runs it, in its own process: exit status, stdout, stderr."""
     command = [sys.executable, "-m", "archspec", *map(str, args)]
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+
+
+def make_folder(root: Path, classes: tuple[str, ...] = ("cat", "ant"), per_class: int = 3) -> None:
+    """An image folder (`train/CLASS/N.png`, `val/...`) of random 24x18 RGB images."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for name in classes:
+            (root / split / name).mkdir(parents=True)
+            for i in range(per_class):
+                pixels = rng.integers(0, 256, (18, 24, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(root / split / name / f"{i}.png")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
 from archspec.cli.command import BACKEND_HELP, BACKENDS, Command, arg, load, shape
-from archspec.cli.files import refuse, write_atomic
-from archspec.errors import ArchspecError, UsageError
+from archspec.errors import ArchspecError, UsageError, shown
+from archspec.files import refuse, write_atomic
+
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 
 
 def compile_(args: argparse.Namespace) -> int:
@@ -28,12 +31,12 @@ def import_(args: argparse.Namespace) -> int:
     """Trace a PyTorch model into a spec (and its weights), then check that the spec's model with
     those weights computes the original's outputs. Exit 1 for a model that cannot be imported
     or an output that exists, 2 for usage errors."""
-    from archspec.importers.factory import load_factory, module_file
+    from archspec.importers.factory import load_factory
 
-    factory = load_factory(args.model)
+    name = spec_name(args.name, args.output)
+    factory, inputs = load_factory(args.model)
     if args.weights and Path(args.weights).absolute() == Path(args.output).absolute():
         raise UsageError("-o and --weights name the same file; the spec and its weights are two files")
-    inputs = [path for path in [module_file(args.model)] if path is not None]
     for output in [args.output, *([args.weights] if args.weights else [])]:
         refuse(output, args.force, inputs)
     try:
@@ -42,7 +45,7 @@ def import_(args: argparse.Namespace) -> int:
         raise ArchspecError("archspec import needs PyTorch: pip install 'archspec[torch]'") from None
     from archspec.weights import neutral
 
-    imported = importer.import_factory(factory, args.model, args.input, args.name or Path(args.output).stem)
+    imported = importer.import_factory(factory, args.model, args.input, name)
     write_atomic(args.output, lambda p: p.write_text(imported.text, encoding="utf-8"))
     if args.weights:
         write_atomic(args.weights, lambda p: neutral.save(imported.weights, p))
@@ -55,6 +58,8 @@ def import_(args: argparse.Namespace) -> int:
         + (f" and {args.weights} ({len(imported.weights)} arrays)" if args.weights else "")
         + f"; checked on a random batch in float64: largest output difference {imported.difference:.1g}"
     )
+    for note in imported.notes:
+        print(f"note: {note}", file=sys.stderr)
     if imported.unused:
         more = f" and {len(imported.unused) - 4} more" if len(imported.unused) > 4 else ""
         shown = ", ".join(imported.unused[:4]) + more
@@ -62,6 +67,17 @@ def import_(args: argparse.Namespace) -> int:
             f"note: modules with weights that the model's forward does not call are left out: {shown}", file=sys.stderr
         )
     return 0
+
+
+def spec_name(given: str | None, output: str) -> str:
+    """The imported spec's name: --name, which must be one, else SPEC's file name made one
+    (`my-model.yaml` is `my_model`)."""
+    if given is not None:
+        if not NAME.fullmatch(given):
+            raise UsageError(f"--name must be letters, digits and _, not starting with a digit, not {shown(given)}")
+        return given
+    made = re.sub(r"[^0-9A-Za-z_]", "_", Path(output).name.split(".")[0]) or "imported"
+    return f"_{made}" if made[0].isdigit() else made
 
 
 COMMANDS = (

@@ -113,6 +113,10 @@ def print_notes(spec: archspec.Spec) -> None:
 
 def override(text: str) -> str:
     try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # bytes the terminal passed that are not UTF-8 (Python keeps them as surrogates)
+        raise argparse.ArgumentTypeError("--set takes UTF-8 text; this value is not UTF-8") from None
+    try:
         split_override(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None

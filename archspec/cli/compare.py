@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import archspec
-from archspec.cli.command import SPEC_HELP, Command, arg, positive, progress, spec_source
-from archspec.cli.files import refuse, write_atomic
+from archspec.cli.command import SPEC_HELP, Command, arg, positive, progress, spec_source, whole
 from archspec.errors import ArchspecError, UsageError
+from archspec.files import refuse, write_atomic
 
 if TYPE_CHECKING:
     from archspec.tools.sweep import Axis
@@ -41,10 +41,13 @@ def sweep(args: argparse.Namespace) -> int:
     colors = [a.key for a in axes] + [*sweep.FIGURES, *(("step_s", "images_per_s") if args.measure else ())]
     if args.color is not None and args.color not in colors:
         raise UsageError(f"--color {args.color}: not a swept key or a figure ({', '.join(colors)})")
+    # Everything that does not depend on the grid is refused before any point is checked.
     base = archspec.load(args.spec.path)  # the spec itself must check before its variants are worth trying
     outputs = [f"{args.output}.{suffix}" for suffix in ("csv", "json", "png")] if args.output else []
     for output in outputs:
         refuse(output, args.force, base.files)
+    if args.measure:
+        sweep.measuring_device(args.measure)
 
     def load(overrides: Sequence[str]) -> archspec.Spec:
         return archspec.load(args.spec.path, overrides=overrides)
@@ -118,7 +121,12 @@ COMMANDS = (
             arg("--force", action="store_true", help="replace those files if they exist"),
             arg("--color", metavar="KEY", help="colour the plot by this key or figure (default: the first swept)"),
             arg("--measure", metavar="torch[:cuda]", help="also time each point's training step (default cpu)"),
-            arg("--batch-size", type=positive, default=8, help="images per timed step (default 8)"),
+            arg(
+                "--batch-size",
+                type=whole(1, 2**16, "a batch of 1 to 65536 images"),
+                default=8,
+                help="images per timed step (default 8)",
+            ),
             arg("--steps", type=positive, default=3, help="timed steps per point and round (default 3)"),
             arg("--rounds", type=positive, default=3, help="interleaved rounds; the median counts (default 3)"),
         ],

@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 from archspec.cli.command import BACKEND_HELP, BACKENDS, Command, arg, load, positive
-from archspec.cli.files import refuse, write_atomic
-from archspec.errors import ArchspecError, UsageError
+from archspec.errors import ArchspecError, UsageError, printable
+from archspec.files import refuse, write_atomic
 
 
 def convert(args: argparse.Namespace) -> int:
@@ -45,7 +45,8 @@ def export(args: argparse.Namespace) -> int:
         raise UsageError(f"--inference folds batch norm in the torch model; it is for onnx and pt2, not {fmt}")
     spec = load(args)
     target = Path(args.output)
-    refuse_export(target, fmt, args.force, spec.files)
+    inputs = (*spec.files, *(checkpoint.weight_files(Path(args.weights)) if args.weights else ()))
+    refuse_export(target, fmt, args.force, inputs)
     weights = checkpoint.weights_at(Path(args.weights), spec)[0] if args.weights else None
     done = export.export(Request(spec, fmt, weights, args.dynamic_batch, args.inference), target)
     batches = " and ".join(map(str, done.batches))
@@ -58,14 +59,17 @@ def export(args: argparse.Namespace) -> int:
 
 def refuse_export(target: Path, fmt: str, force: bool, inputs: tuple[Path, ...]) -> None:
     """As `refuse`, but a SavedModel is a directory: an existing one is replaced with --force
-    only if it is a SavedModel (it holds saved_model.pb), never another directory."""
+    only if it is a SavedModel (it holds saved_model.pb), never another directory. A Keras
+    archive's name ends in .keras, which Keras insists on."""
+    if fmt == "keras" and target.suffix != ".keras":
+        raise UsageError(f"a Keras archive's name ends in .keras, not '{target.name}'")
     if fmt == "savedmodel" and target.is_dir() and not target.is_symlink():
         if not (target / "saved_model.pb").is_file():
             raise ArchspecError(f"{target} is a directory that is not a SavedModel; name a new directory")
-        if not force:
-            raise ArchspecError(f"{target} exists; pass --force to replace it")
-        return
-    refuse(target, force, inputs)
+        for inside in inputs:  # a weight file inside the SavedModel folder is an input too
+            if inside.resolve().is_relative_to(target.resolve()):
+                raise ArchspecError(f"{target} holds an input of this command ({inside}); choose another folder")
+    refuse(target, force, inputs, directory=fmt == "savedmodel")
 
 
 def predict(args: argparse.Namespace) -> int:
@@ -77,22 +81,20 @@ def predict(args: argparse.Namespace) -> int:
     spec = load(args)
     if len(spec.output_shape) != 1:
         raise ArchspecError(f"{spec.name} does not end in class scores: its output is {spec.output_shape}")
-    weights = checkpoint.weights_at(Path(args.weights), spec)[0]
-    inputs = predict.read_images([Path(image) for image in args.images], spec)
-    scores = predict.probabilities(spec, weights, inputs, args.backend)
+    scores = predict.scorer(spec, checkpoint.weights_at(Path(args.weights), spec)[0], args.backend)
     k = min(args.top, spec.output_shape[0])
-    found = {image: predict.top(spec, row, k) for image, row in zip(args.images, scores, strict=True)}
+    rows = []
+    for images, inputs in predict.batches(args.images, spec):  # a batch at a time
+        for image, row in zip(images, scores(inputs), strict=True):
+            guesses = predict.top(spec, row, k)
+            if args.format == "json":
+                rows.append({"image": image, "top": [g.as_json() for g in guesses]})
+                continue
+            print(f"{printable(image)}:")  # names a spec or a user wrote: escaped for the terminal
+            for guess in guesses:
+                print(f"  {100 * guess.probability:6.2f} %  {printable(guess.name)}")
     if args.format == "json":
-        rows = [
-            {"image": image, "top": [{"class": g.index, "name": g.name, "probability": g.probability} for g in guesses]}
-            for image, guesses in found.items()
-        ]
         print(json.dumps(rows, indent=2))
-        return 0
-    for image, guesses in found.items():
-        print(f"{image}:")
-        for guess in guesses:
-            print(f"  {100 * guess.probability:6.2f} %  {guess.name}")
     return 0
 
 

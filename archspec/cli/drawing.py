@@ -8,8 +8,8 @@ from pathlib import Path
 
 import archspec
 from archspec.cli.command import Command, arg, load, spec_source
-from archspec.cli.files import refuse, write_atomic
 from archspec.errors import UsageError
+from archspec.files import refuse, write_atomic
 from archspec.tools import render
 
 
@@ -37,15 +37,16 @@ def draw(args: argparse.Namespace) -> int:
     if args.list_blocks:
         print("\n".join(render.block_types(spec)))
         return 0
-    highlight = render.PLAIN
+    highlight, inputs = render.PLAIN, spec.files
     if args.diff:
         from archspec.tools import diff
 
-        highlight = diff.highlight(diff.diff(spec, archspec.load(args.diff.path)))
+        other = archspec.load(args.diff.path)
+        highlight, inputs = diff.highlight(diff.diff(spec, other)), (*spec.files, *other.files)
     view = {"level": args.level or "blocks", "block": args.block, "rankdir": args.rankdir}
     text = render.to_dot(spec, **view, highlight=highlight) if fmt != "html" else ""
     if args.output != "-":
-        refuse(args.output, args.force, spec.files)
+        refuse(args.output, args.force, inputs)
     if fmt == "html":
         from archspec.tools import viewer
 

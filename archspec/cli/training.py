@@ -38,7 +38,7 @@ def _train(args: argparse.Namespace) -> int:
     from archspec.backends import backend
     from archspec.training import checkpoint
     from archspec.training.recipe import settle
-    from archspec.training.runs import Options
+    from archspec.training.runs import Options, cleared_on_failure
 
     spec = load_at(args, args.input)
     out = Path(args.out or f"runs/{spec.name}")
@@ -58,7 +58,8 @@ def _train(args: argparse.Namespace) -> int:
         out=out, resume=args.resume, overwrite=args.overwrite, workers=args.workers, compile=args.compile,
         amp=args.amp, checkpoint_every=args.checkpoint_every,
     )  # fmt: skip
-    outcome = backend(args.backend).train(spec, run, options)
+    with cleared_on_failure(out):
+        outcome = backend(args.backend).train(spec, run, options)
     if outcome.stopped_by is not None:
         if outcome.main:
             name = signal.Signals(outcome.stopped_by).name

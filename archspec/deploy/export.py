@@ -14,7 +14,6 @@ largest difference from the live model, over its largest output, must stay withi
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +23,7 @@ import numpy as np
 from archspec.backends import BackendError
 from archspec.deploy.request import Request, Writer
 from archspec.errors import ArchspecError, UsageError
+from archspec.files import partial
 
 if TYPE_CHECKING:
     pass
@@ -73,45 +73,31 @@ def relative_difference(expected: list[np.ndarray], actual: list[np.ndarray]) ->
 
 def export(request: Request, target: Path) -> Exported:
     """Write and check the file; BackendError when the file does not compute the live model's
-    outputs, in which case nothing is left at `target`."""
-    partial = target.with_name(f".partial.{target.name}")
-    _remove(partial)
+    outputs, in which case nothing is left at `target`. The file is written at a partial path
+    this call creates (`archspec.files.partial`), never at one a user's file may have."""
     try:
-        runs = _written(request, partial, target)
-        difference = max(relative_difference(live, loaded) for live, loaded in runs)
-        if not difference <= TOLERANCE:
-            raise BackendError(
-                f"the exported {request.format} file differs from the live model by {difference:.3g} "
-                f"of its largest output (the tolerance is {TOLERANCE:g}); nothing was written"
-            )
-        _replace(partial, target)
-    finally:
-        _remove(partial)
+        with partial(target, directory=request.format == "savedmodel") as path:
+            runs = writer(request.format)(request, path)
+            difference = max(relative_difference(live, loaded) for live, loaded in runs)
+            if not difference <= TOLERANCE:
+                raise BackendError(
+                    f"the exported {request.format} file differs from the live model by {difference:.3g} "
+                    f"of its largest output (the tolerance is {TOLERANCE:g}); nothing was written"
+                )
+            _replace(path, target)
+    except OSError as exc:
+        raise ArchspecError(f"cannot write {target}: {exc.strerror or exc}") from None
     return Exported(difference, request.batches)
 
 
-def _written(request: Request, partial: Path, target: Path) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
-    try:
-        return writer(request.format)(request, partial)
-    except OSError as exc:
-        raise ArchspecError(f"cannot write {target}: {exc.strerror or exc}") from None
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink(missing_ok=True)
-
-
-def _replace(partial: Path, target: Path) -> None:
+def _replace(written: Path, target: Path) -> None:
     """Move the checked file (or SavedModel directory) into place; a directory there (an earlier
-    SavedModel, which the command line lets through only with --force) goes first."""
+    SavedModel, which the command line lets through only with --force) goes first, moved aside
+    to a folder of this call's own."""
     if target.is_dir() and not target.is_symlink():
-        old = target.with_name(f".old.{target.name}")
-        _remove(old)
-        target.rename(old)
-        partial.rename(target)
-        _remove(old)
+        with partial(target, directory=True) as old:
+            old.rmdir()
+            target.rename(old)
+            written.rename(target)
     else:
-        partial.replace(target)
+        written.replace(target)

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from archspec.bundled import BUNDLED
-from archspec.errors import Collector, Pos, SpecError
+from archspec.errors import Collector, Pos, SpecError, printable
 from archspec.frontend import schema
 from archspec.frontend.loader import Map, Seq, check_path, decode, load_text, read_bounded
 from archspec.limits import MAX_LINK_DEPTH, MAX_LINKED_BYTES, MAX_LINKED_FILES
@@ -35,7 +35,7 @@ def display_name(path: Path) -> str:
         text = str(path.relative_to(Path.cwd()))
     except ValueError:
         text = str(path)
-    text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    text = printable(text)
     return text if len(text) <= MAX_SHOWN else f"{text[:60]}...{text[-40:]} ({len(text)} characters)"
 
 
@@ -134,7 +134,7 @@ class Linker:
         errors.raise_if_any()
         own = _without(tree, ("include", "extends"))
         if isinstance(own.get("classes"), str):
-            own = self._with_class_file(own, base_dir)
+            own = self.with_class_file(own, base_dir)
         if blocks:  # the file's own blocks are merged over those it includes
             holder = _empty_like(tree)
             holder["blocks"] = blocks
@@ -152,11 +152,17 @@ class Linker:
             errors.raise_if_any()
         return merged
 
-    def _with_class_file(self, tree: Map, base_dir: Path) -> Map:
+    def with_class_file(self, tree: Map, base_dir: Path, also_root: Path | None = None) -> Map:
         """The tree with its `classes:` file name replaced by the file's names, one per line
-        (blank lines skipped), each at the position of the `classes:` value."""
+        (blank lines skipped), each at the position of the `classes:` value. A name relative to
+        `base_dir`, which must lie in the spec roots or `also_root`."""
         where = tree.at("classes")
-        path = self._find(tree["classes"], base_dir, where, "class file")
+        roots = self.roots
+        self.roots = [*roots, *([also_root.resolve()] if also_root else [])]
+        try:
+            path = self._find(tree["classes"], base_dir, where, "class file")
+        finally:
+            self.roots = roots
         try:
             text = read_bounded(path, display_name(path)).decode("utf-8")
         except UnicodeDecodeError:

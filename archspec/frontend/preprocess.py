@@ -22,6 +22,7 @@ DEFAULT_MEAN = 0.5
 DEFAULT_STD = 0.5
 DEFAULT_INTERPOLATION = "bilinear"
 DEFAULT_CROP_PCT = 0.875
+SMALLEST_STD = 1.1754943508222875e-38  # the smallest normal float32: the models divide by it in float32
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,12 @@ def from_input(written: Any, channels: int, errors: Collector, at: Any) -> Prepr
         if len(numbers) != channels:
             errors.error(at(key), f"input {key} has {len(numbers)} values but the input has {channels} channels")
             numbers = [default] * channels
-        if key == "std" and not all(v > 0 and math.isfinite(v) for v in numbers):
-            errors.error(at(key), "input std must be positive in every channel")
+        if key == "std" and not all(v >= SMALLEST_STD and math.isfinite(v) for v in numbers):
+            errors.error(
+                at(key),
+                f"input std must be at least {SMALLEST_STD:.3g} in every channel: a smaller one is 0 in float32, "
+                "and every pixel divided by it infinite",
+            )
             numbers = [default] * channels
         values[key] = tuple(numbers)
     return Preprocess(

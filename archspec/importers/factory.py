@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,22 +14,20 @@ from typing import Any
 from archspec.errors import ArchspecError, UsageError, first_lines
 
 
-def module_file(text: str) -> Path | None:
-    """The Python file that MODULE:FACTORY names, if it names one rather than a module."""
-    module_name = text.rpartition(":")[0]
-    return Path(module_name) if module_name.endswith(".py") else None
-
-
-def load_factory(text: str) -> Callable[[], Any]:
-    """MODULE:FACTORY as a function; UsageError when the text is not of that form, ArchspecError
-    when the module cannot be imported or has no such function."""
+def load_factory(text: str) -> tuple[Callable[[], Any], list[Path]]:
+    """MODULE:FACTORY as a function, and the source files importing it read (the file named, the
+    modules it brought in): a command must never write over one. UsageError when the text is
+    not of that form, ArchspecError when the module cannot be imported or has no such function."""
     module_name, colon, name = text.rpartition(":")
     if not colon or not module_name or not name.isidentifier():
         raise UsageError(f"expected MODULE:FACTORY such as timm.models:inception_v4 or my_model.py:build, not '{text}'")
+    before = set(sys.modules)
     try:
         module = _import(module_name)
     except ArchspecError:
         raise
+    except SystemExit as exc:  # the module ran sys.exit(): no model, and no silent exit 0
+        raise ArchspecError(f"importing {module_name} called sys.exit({exc.code!r}); nothing was imported") from None
     except ImportError as exc:
         raise ArchspecError(f"cannot import {module_name}: {exc}") from None
     except Exception as exc:  # the user's own module failed as it ran
@@ -41,7 +40,9 @@ def load_factory(text: str) -> Callable[[], Any]:
     factory = getattr(module, name, None)
     if not callable(factory):
         raise ArchspecError(f"{module_name} has no '{name}' that makes a model")
-    return factory  # type: ignore[no-any-return]
+    read = [Path(module_name)] if module_name.endswith(".py") else []
+    read += [Path(file) for new in set(sys.modules) - before if (file := getattr(sys.modules[new], "__file__", None))]
+    return factory, read
 
 
 def _import(module_name: str) -> Any:

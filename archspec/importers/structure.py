@@ -34,6 +34,7 @@ from decimal import Decimal
 from typing import Any
 
 import networkx as nx
+import yaml
 
 from archspec import ops
 from archspec.ops import OP_ATTRS
@@ -73,6 +74,7 @@ class Header:
     description: str
     input: Mapping[str, Any]  # `input:` as written: shape, and preprocessing where known
     comment: str = ""  # lines of YAML comment at the top, each starting with "# "
+    notes: tuple[str, ...] = ()  # what the spec could not take from the model, for the user
 
 
 def identifier(text: str) -> str | None:
@@ -341,7 +343,13 @@ def scalar(value: Any) -> str:
     text = str(value)
     if re.fullmatch(r"\$?[A-Za-z_][A-Za-z0-9_]*|[0-9]+x[0-9]+", text) and text not in ("true", "false", "null"):
         return text
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return quoted(text)
+
+
+def quoted(text: str) -> str:
+    """Any text as a double-quoted YAML scalar, written by the YAML emitter: every quote, line
+    break and control character escaped, so no text can end the value or add a key."""
+    return yaml.safe_dump(text, default_style='"', width=float("inf"), allow_unicode=True).strip()
 
 
 def flow(entries: Mapping[str, Any]) -> str:

@@ -37,7 +37,8 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from archspec.backends.torch.weights import to_neutral
-from archspec.errors import ArchspecError, first_lines
+from archspec.errors import ArchspecError, first_lines, printable
+from archspec.errors import shown as shown_value
 from archspec.importers import structure
 from archspec.importers.structure import INPUT, Header, Layer, Scope
 from archspec.spec import Spec, load
@@ -117,6 +118,7 @@ class Imported:
     weights: dict[str, np.ndarray]
     difference: float  # the largest output difference from the model, relative to its largest output
     unused: tuple[str, ...] = ()  # modules with parameters that the traced forward never calls
+    notes: tuple[str, ...] = ()  # what the spec leaves out of the model's configuration, and why
 
 
 def _pair(value: Any) -> list[int]:
@@ -620,16 +622,38 @@ def header(model: nn.Module, name: str, input_shape: tuple[int, int, int] | None
     if input_shape is None:
         raise ImportFailure("the input shape is not known: give it (--input HxWxC, or input_shape=(H, W, C))")
     written["shape"] = list(input_shape)
-    for key in ("mean", "std"):
-        if key in config:
-            values = [float(v) for v in config[key]]
-            written[key] = values[0] if len(set(values)) == 1 else values
+    notes = []
+    for key in ("mean", "std", "crop_pct"):
+        if key not in config:
+            continue
+        value = _preprocessing(key, config[key], input_shape[2])
+        if value is None:
+            notes.append(f"the model's pretrained config has {key} {shown_value(config[key])}, which no spec can have; "
+                         f"the spec keeps the default")  # fmt: skip
+        else:
+            written[key] = value
     if config.get("interpolation") in ("nearest", "bilinear", "bicubic"):
         written["interpolation"] = config["interpolation"]
-    if "crop_pct" in config:
-        written["crop_pct"] = float(config["crop_pct"])
-    comment = f"# Imported from {source} by `archspec import`; blocks, block types and parameters as found."
-    return Header(name, f"Imported from {source}.", written, comment)
+    comment = f"# Imported from {printable(source)} by `archspec import`; blocks, block types and parameters as found."
+    return Header(name, f"Imported from {source}.", written, comment, tuple(notes))
+
+
+def _preprocessing(key: str, value: Any, channels: int) -> Any:
+    """A pretrained config's mean, std or crop_pct as a spec writes it, or None where a spec
+    could not hold it (NaN, a zero or negative std, another number of channels)."""
+    try:
+        values = [float(v) for v in (value if isinstance(value, tuple | list) else [value])]
+    except (TypeError, ValueError):
+        return None
+    tiny = float(np.finfo(np.float32).tiny)  # a smaller std is 0 in float32
+    good = all(math.isfinite(v) for v in values) and (
+        (key == "mean" and len(values) in (1, channels))
+        or (key == "std" and len(values) in (1, channels) and min(values) >= tiny)
+        or (key == "crop_pct" and len(values) == 1 and 0 < values[0] <= 1)
+    )
+    if not good:
+        return None
+    return values[0] if len(set(values)) == 1 else values
 
 
 def import_model(
@@ -658,7 +682,7 @@ def import_model(
         and id(module) not in used
         and any(True for _ in module.parameters(recurse=False))
     )
-    return Imported(text, spec, weights, difference, unused)
+    return Imported(text, spec, weights, difference, unused, written_header.notes)
 
 
 TOLERANCE = 1e-6  # the largest output difference, relative to the largest output, of an import
@@ -672,6 +696,8 @@ def import_factory(
     the model's outputs."""
     try:
         model = factory()
+    except SystemExit as exc:  # the user's factory ran sys.exit(): no model, and no silent exit 0
+        raise ImportFailure(f"{text}() called sys.exit({exc.code!r}); nothing was imported") from None
     except Exception as exc:  # the user's factory
         raise ImportFailure(f"{text}() failed: {type(exc).__name__}: {first_lines(exc)}") from None
     if not isinstance(model, nn.Module):

@@ -282,10 +282,17 @@ def _few(names: Sequence[str], limit: int = 4) -> str:
 
 
 def block_dot(
-    spec: Spec, name: str, rankdir: str = "TB", highlight: Highlight = PLAIN, every_shape: bool = False
+    spec: Spec,
+    name: str,
+    rankdir: str = "TB",
+    highlight: Highlight = PLAIN,
+    every_shape: bool = False,
+    titled: bool = True,
 ) -> str:
     """One block instance op by op, its input at the top and its output at the bottom. Edges into
-    a concat or an add carry their shapes; with `every_shape`, every edge does (the viewer's)."""
+    a concat or an add carry their shapes; with `every_shape`, every edge does (the viewer's).
+    Without `titled` the graph has no title, which compares the instance with every other of its
+    type (the viewer draws a thousand instances and titles them itself)."""
     step = find_step(spec, name)
     nodes = [spec.node(name) for name in step.nodes]
     sources = list(step.inputs)
@@ -308,10 +315,10 @@ def block_dot(
             (shortcuts if residual and source in external else body).append(edge)
     body += shortcuts
     body.append(edge_line(step.output, OUTPUT_ID, {}))
-    title = _block_title(spec, step)
-    if highlight.legend:
-        title += f"\n{highlight.legend}"
-    graph = {**GRAPH_STYLE, "rankdir": rankdir, "ordering": "out", "label": title, "labelloc": "t"}
+    graph = {**GRAPH_STYLE, "rankdir": rankdir, "ordering": "out"}
+    if titled:
+        title = _block_title(spec, step)
+        graph.update(label=title + (f"\n{highlight.legend}" if highlight.legend else ""), labelloc="t")
     return digraph(f"{spec.name}/{step.name}", body, graph)
 
 

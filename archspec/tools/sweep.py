@@ -116,6 +116,24 @@ def measure(
 ) -> list[dict[str, Any]]:
     """The training step time of each point that checks, on `target` (`torch` or `torch:cuda`),
     interleaved in one process as the benchmarks time them; None for the others."""
+    from archspec.training.runs import available_bytes, check_memory
+    from archspec.training.torch import step_time
+
+    device = measuring_device(target)
+    good = [i for i, p in enumerate(points) if p.error is None]
+    specs = [load([a.override(v) for a, v in zip(axes, points[i].values, strict=True)]) for i in good]
+    for spec in specs:  # before anything is allocated: a batch that cannot fit is refused, not tried
+        check_memory(spec, batch_size, available_bytes() if device.type == "cpu" else step_time.free_bytes(device))
+    seconds = step_time.measure(specs, device, batch_size, steps, rounds, tick)
+    measured: list[dict[str, Any]] = [{"step_s": None, "images_per_s": None} for _ in points]
+    for index, time in zip(good, seconds, strict=True):
+        measured[index] = {"step_s": time, "images_per_s": batch_size / time}
+    return measured
+
+
+def measuring_device(target: str) -> Any:
+    """The torch device `--measure` names (`torch`, `torch:cuda`); TrainingError for any other
+    target, or where PyTorch or the device is missing. Asked before any point is checked."""
     from archspec.training.runs import TrainingError
 
     backend, _, device_name = target.partition(":")
@@ -125,14 +143,7 @@ def measure(
         from archspec.training.torch import step_time
     except ImportError:
         raise TrainingError("--measure torch needs PyTorch: pip install 'archspec[torch]'") from None
-    device = step_time.device_of(device_name or "cpu")
-    good = [i for i, p in enumerate(points) if p.error is None]
-    specs = [load([a.override(v) for a, v in zip(axes, points[i].values, strict=True)]) for i in good]
-    seconds = step_time.measure(specs, device, batch_size, steps, rounds, tick)
-    measured: list[dict[str, Any]] = [{"step_s": None, "images_per_s": None} for _ in points]
-    for index, time in zip(good, seconds, strict=True):
-        measured[index] = {"step_s": time, "images_per_s": batch_size / time}
-    return measured
+    return step_time.device_of(device_name or "cpu")
 
 
 def figures(spec: Any) -> dict[str, Any]:

@@ -4,6 +4,10 @@
 "use strict";
 (function () {
   const D = JSON.parse(document.getElementById("data").textContent);
+  // Tables keyed by names from the spec have no prototype: a node may be called `constructor`,
+  // `toString` or `__proto__`, and a lookup must find that node or nothing, never Object's own.
+  const bare = (table) => Object.assign(Object.create(null), table);
+  for (const key of ["groups", "steps", "nodes"]) D[key] = bare(D[key]);
   const NS = "http://www.w3.org/2000/svg";
   const view = document.getElementById("view");
   const panel = document.getElementById("panel");
@@ -21,7 +25,7 @@
     return open.has(`g:${gid}`);
   }
 
-  const groupOf = {};
+  const groupOf = Object.create(null);
   for (const [gid, members] of Object.entries(D.groups)) for (const m of members) groupOf[m] = gid;
 
   function el(name, attrs, parent, text) {

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from archspec.spec import Spec
 
 POINTS = 72.0  # Graphviz sizes nodes in inches and places them in points
+# Boxes of one view past which the page lays it out itself: Graphviz takes seconds for a few hundred
+# (a chain of 1,500 takes 3 s, 9,000 over two minutes), and a page must be written in seconds.
+GRAPHVIZ_BOXES = 300
 
 
 def page(spec: Spec, highlight: Highlight = PLAIN, timeout: float = 600.0) -> str:
@@ -127,34 +130,148 @@ def _shown(attr: str, value: Any) -> str:
 
 
 _TOOLTIP = re.compile(r'tooltip="(?:[^"\\]|\\.)*"')  # names of tensors, which the layout does not read
-_TITLE = re.compile(r'^  label="(?:[^"\\]|\\.)*";$', re.MULTILINE)  # the graph's own label: the page draws its own
+_QUOTED = r'"((?:[^"\\]|\\.)*)"'
+_NODE_LINE = re.compile(rf"^\s*{_QUOTED} \[(.*)\];$", re.MULTILINE)
+_EDGE_LINE = re.compile(rf"^\s*{_QUOTED} -> {_QUOTED} \[(.*)\];$", re.MULTILINE)
+_ATTR = re.compile(rf"(\w+)={_QUOTED}")
+CHAR_WIDTH, LINE_HEIGHT = 7.0, 15.0  # points of one character and one line of a 12-point label
 
 
-def _instance_layout(
-    spec: Spec, name: str, highlight: Highlight, cache: dict[str, dict[str, Any]], timeout: float
-) -> dict[str, Any]:
-    """One block instance as `--block` lays it out, every edge labelled. Instances that would
-    draw alike (the same ops, shapes and colours, whatever their names) share one layout, so
-    that a network of a thousand equal blocks asks Graphviz once."""
-    prefix = f'"{name}/'
-    text = _TITLE.sub("", render.block_dot(spec, name, highlight=highlight, every_shape=True), count=1)
-    key = _TOOLTIP.sub("", text.replace(prefix, '"').replace(f'"{spec.name}/{name}"', '"@"'))
-    if key not in cache:
-        cache[key] = layout(text, timeout)
-        cache[key]["prefix"] = name
-    found = cache[key]
-    if found["prefix"] == name:
-        return found
+def _text(quoted: str) -> str:
+    """The text of a DOT string `render.quote` wrote."""
+    if "\\" not in quoted:
+        return quoted
+    return re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), quoted)
+
+
+Graph = tuple[dict[str, dict[str, str]], list[tuple[str, str, dict[str, str]]]]
+
+
+def graph_of(dot_text: str) -> Graph:
+    """The boxes (id -> attributes) and edges (tail, head, attributes) of DOT text `render` wrote."""
+    boxes = {
+        _text(m.group(1)): {k: _text(v) for k, v in _ATTR.findall(m.group(2))} for m in _NODE_LINE.finditer(dot_text)
+    }
+    edges = [
+        (_text(m.group(1)), _text(m.group(2)), {k: _text(v) for k, v in _ATTR.findall(m.group(3))})
+        for m in _EDGE_LINE.finditer(dot_text)
+    ]
+    return boxes, edges
+
+
+def _box_size(label: str) -> tuple[float, float]:
+    rows = label.split("\n")
+    return max(54.0, CHAR_WIDTH * max(map(len, rows)) + 18.0), max(36.0, LINE_HEIGHT * len(rows) + 12.0)
+
+
+def layered(dot_text: str) -> dict[str, Any]:
+    """A layout of the view without Graphviz, for views too large for it to lay out in time:
+    each box on the row of its longest path from the top, rows side by side, edges as curves
+    from a box's bottom to the next one's top. Linear in the boxes and edges."""
+    boxes, edges = graph_of(dot_text)
+    inputs: dict[str, list[str]] = {name: [] for name in boxes}
+    for tail, head, _ in edges:
+        inputs[head].append(tail)
+    rank: dict[str, int] = {}
+    for name in boxes:  # render writes every box after the boxes it reads
+        rank[name] = 1 + max((rank.get(t, 0) for t in inputs[name]), default=-1)
+    rows: dict[int, list[str]] = {}
+    for name in boxes:
+        rows.setdefault(rank[name], []).append(name)
+    sizes = {name: _box_size(attrs.get("label", name)) for name, attrs in boxes.items()}
+    gap_x, gap_y = 18.0, 36.0
+    width = max(sum(sizes[n][0] + gap_x for n in row) for row in rows.values()) if rows else 0.0
+    nodes, where, y = [], {}, 0.0
+    for index in sorted(rows):
+        row = rows[index]
+        height = max(sizes[n][1] for n in row)
+        x = (width - sum(sizes[n][0] + gap_x for n in row)) / 2
+        for name in row:
+            w, h = sizes[name]
+            where[name] = (x + w / 2 + gap_x / 2, y + height / 2, w, h)
+            attrs = boxes[name]
+            nodes.append({"id": name, "x": where[name][0], "y": where[name][1], "w": w, "h": h,
+                          "label": attrs.get("label", name), "fill": attrs.get("fillcolor", "#ffffff"),
+                          "kind": attrs.get("class", "")})  # fmt: skip
+            x += w + gap_x
+        y += height + gap_y
+    lines = []
+    for tail, head, attrs in edges:
+        (x0, y0, _, h0), (x1, y1, _, h1) = where[tail], where[head]
+        start, end = [x0, y0 + h0 / 2], [x1, y1 - h1 / 2]
+        middle = (start[1] + end[1]) / 2
+        points = [start, [x0, middle], [x1, middle], end]
+        at = [(x0 + x1) / 2 + 4 * CHAR_WIDTH, middle] if attrs.get("label") else None
+        lines.append({"from": tail, "to": head, "points": points, "label": attrs.get("label", ""), "at": at})
+    return {"w": width, "h": max(y - gap_y, 0.0), "nodes": nodes, "edges": lines}
+
+
+def view(dot_text: str, timeout: float) -> dict[str, Any]:
+    """The layout of one view: Graphviz's where it lays the view out in time, else `layered`."""
+    if sum(1 for _ in _NODE_LINE.finditer(dot_text)) > GRAPHVIZ_BOXES:
+        return layered(dot_text)
+    return layout(dot_text, timeout)
+
+
+def _widened(dot_text: str, widths: dict[str, float]) -> str:
+    """DOT text whose boxes are at least `widths` points wide (by box id)."""
+
+    def widen(match: re.Match[str]) -> str:
+        width = widths.get(_text(match.group(1)))
+        if width is None:
+            return match.group(0)
+        return f'{match.group(0)[:-2]}, width="{width / POINTS:.3f}"];'
+
+    return _NODE_LINE.sub(widen, dot_text)
+
+
+def _instance_layouts(spec: Spec, names: list[str], highlight: Highlight, timeout: float) -> dict[str, dict[str, Any]]:
+    """Each block instance as `--block` lays it out, every edge labelled. Instances of one
+    structure (the same ops, wired alike, whatever their widths, shapes and names) share one
+    layout, its boxes as wide as the widest label any of them has there; the page writes each
+    instance's own labels into it. A network of a thousand blocks asks Graphviz once per kind
+    of block."""
+    texts, keys, parsed = {}, {}, {}
+    for name in names:
+        text = render.block_dot(spec, name, highlight=highlight, every_shape=True, titled=False)
+        relative = text.replace(f'"{name}/', '"').replace(f'"{spec.name}/{name}"', '"@"')
+        texts[name], keys[name] = text, re.sub(r"[0-9]+", "0", _TOOLTIP.sub("", relative))
+        parsed[name] = graph_of(text)
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(keys[name], []).append(name)
+    found = {}
+    for members in groups.values():
+        first = members[0]
+        widths: dict[str, float] = {}
+        for member in members:
+            for box, attrs in parsed[member][0].items():
+                box = f"{first}/{box.removeprefix(member + '/')}" if box.startswith(member + "/") else box
+                widths[box] = max(widths.get(box, 0.0), _box_size(attrs.get("label", box))[0])
+        shared = view(_widened(texts[first], widths), timeout)
+        for member in members:
+            found[member] = _renamed(shared, first, member, parsed[member])
+    return found
+
+
+def _renamed(shared: dict[str, Any], first: str, name: str, graph: Graph) -> dict[str, Any]:
+    """The shared layout of `first` as the layout of instance `name`: its ids, and its own labels
+    for the boxes that are no ops (its inputs and output) and for every edge (the shapes)."""
 
     def renamed(node_id: str) -> str:
-        return f"{name}/{node_id.removeprefix(found['prefix'] + '/')}" if not node_id.startswith("@") else node_id
+        return f"{name}/{node_id.removeprefix(first + '/')}" if node_id.startswith(first + "/") else node_id
 
-    return {
-        **found,
-        "prefix": name,
-        "nodes": [{**n, "id": renamed(n["id"])} for n in found["nodes"]],
-        "edges": [{**e, "from": renamed(e["from"]), "to": renamed(e["to"])} for e in found["edges"]],
-    }
+    boxes, edges = graph
+    edge_labels = {(tail, head): attrs.get("label", "") for tail, head, attrs in edges}
+    nodes = []
+    for n in shared["nodes"]:
+        node_id = renamed(n["id"])
+        nodes.append({**n, "id": node_id, "label": boxes.get(node_id, {}).get("label", n["label"])})
+    lines = []
+    for e in shared["edges"]:
+        tail, head = renamed(e["from"]), renamed(e["to"])
+        lines.append({**e, "from": tail, "to": head, "label": edge_labels.get((tail, head), e["label"])})
+    return {**shared, "nodes": nodes, "edges": lines}
 
 
 def model(spec: Spec, highlight: Highlight = PLAIN, timeout: float = 600.0) -> dict[str, Any]:
@@ -182,9 +299,9 @@ def model(spec: Spec, highlight: Highlight = PLAIN, timeout: float = 600.0) -> d
             "status": highlight.nodes.get(node.name),
         }
     steps = {}
-    cache: dict[str, dict[str, Any]] = {}
+    expandable = [s.name for s in spec.steps if render.is_block_instance(spec, s) or s.kind == "branches"]
+    layouts = _instance_layouts(spec, expandable, highlight, timeout)
     for step in spec.steps:
-        expandable = render.is_block_instance(spec, step) or step.kind == "branches"
         steps[step.name] = {
             "type": step.type,
             "kind": step.kind,
@@ -195,10 +312,10 @@ def model(spec: Spec, highlight: Highlight = PLAIN, timeout: float = 600.0) -> d
             "source": _source(step.pos),
             "nodes": list(step.nodes),
             "status": highlight.steps.get(step.name),
-            "layout": _instance_layout(spec, step.name, highlight, cache, timeout) if expandable else None,
+            "layout": layouts.get(step.name),
         }
     groups = {group.id: [step.name for step in group.steps] for group in render.step_groups(spec)}
-    top = layout(render.blocks_dot(spec, highlight=highlight), timeout)
+    top = view(render.blocks_dot(spec, highlight=highlight), timeout)
     return {
         "name": spec.name,
         "source": spec.source,

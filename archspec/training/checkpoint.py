@@ -227,6 +227,15 @@ def saved_run_settings(run_dir: Path) -> dict[str, Any] | None:
     return run
 
 
+def weight_files(path: Path) -> list[Path]:
+    """The files `weights_at(path)` reads: the file itself, or a checkpoint's (of a run directory
+    or a checkpoint directory); a command must never write over one of them."""
+    if not path.is_dir():
+        return [path]
+    found = path if (path / STATE).is_file() else locate(path)
+    return [] if found is None else [found / name for name in (STATE, *TENSOR_FILES)]
+
+
 def saved_run(run_dir: Path) -> Run | None:
     """The settings of the run whose checkpoint is in `run_dir`, as a recipe.Run (None when there
     is none); CheckpointError when they are unreadable."""

@@ -8,7 +8,8 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
@@ -201,6 +202,20 @@ def prepare_out(out: Path, options: Options, main: bool = True, barrier: Callabl
         out.mkdir(parents=True, exist_ok=True)
     barrier()
     return False
+
+
+@contextmanager
+def cleared_on_failure(out: Path) -> Iterator[None]:
+    """A run that fails before it writes anything (its data missing, its classes wrong, its step too
+    big) leaves no trace: the run directory it made, and the parents made for it, go while empty."""
+    made = [p for p in (out, *out.parents) if not p.exists()]
+    try:
+        yield
+    except ArchspecError:
+        for folder in made:
+            with suppress(OSError):  # not empty, or another process of the run removed it first
+                folder.rmdir()
+        raise
 
 
 def _written_by_runs(name: str) -> bool:

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from support import NETWORKS, ROOT, load_generated
 
+from archspec.cli import main
+
 
 def archspec_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "archspec", *args], cwd=cwd, capture_output=True, text=True)
@@ -191,3 +193,27 @@ def test_specs_load_by_name_and_a_wrong_name_is_a_located_error(tmp_path: Path) 
     (tmp_path / "inception_v4.yaml").write_text(mine_text)
     mine = archspec_cli("check", "inception_v4.yaml", cwd=tmp_path)
     assert "inception_v4.yaml: ok: inception_v4, 8x8x3 -> 2" in mine.stdout, mine.stderr
+
+
+def test_no_message_passes_a_terminal_control_character_through(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Errors and warnings quote file names and spec text: an escape there (recolouring, clearing
+    the screen) or a carriage return (writing over the line) is shown as its escape, never sent."""
+    folder = tmp_path / "d\x1b[31m"
+    folder.mkdir()
+    (folder / "s.yaml").write_text(
+        "archspec: 1\ninput: {shape: [8, 8, 3]}\nnetwork:\n"
+        '  - {op: conv, kernel: 1, filters: 2, "k\\e[2J\\r": 1}\n'
+        '  - {op: "pool\\e[5m", kernel: 2}\n'
+    )
+    for command in (
+        ["check"],
+        ["summary"],
+        ["render", "-o", str(tmp_path / "s.svg")],
+        ["compile", "--backend", "torch", "-o", str(tmp_path / "s.py")],
+    ):
+        code = main([command[0], str(folder / "s.yaml"), *command[1:]])
+        err = capsys.readouterr().err
+        assert code == 1 and "unknown key" in err and "d\\x1b[31m" in err, err
+        assert not any(ch in err for ch in "\x1b\r\x07"), repr(err)

@@ -83,3 +83,29 @@ def test_predict_prints_top_classes_and_refuses_what_it_cannot_read(run: Path) -
     assert "Traceback" not in broken.stderr
     missing = cli("predict", SPEC, "--weights", "nowhere", "first.png", cwd=run)
     assert missing.returncode == 1 and "nowhere" in missing.stderr
+
+
+def test_class_names_are_escaped_for_the_terminal(run: Path) -> None:
+    """A spec's class names reach the terminal with their control characters escaped: a name
+    cannot recolour the screen or move the cursor."""
+    names = ", ".join(f'"d{i}\\e[31m\\n"' for i in range(10))
+    (run / "escaped.yaml").write_text(f"archspec: 1\nextends: archspec:{SPEC}.yaml\nclasses: [{names}]\n")
+    data.load("digits", "val").image(0).save(run / "zero.png")
+    shown = cli("predict", "escaped.yaml", "--weights", "run", "--top", "10", "zero.png", cwd=run)
+    assert shown.returncode == 0, shown.stderr
+    assert "\x1b" not in shown.stdout and "d0\\x1b[31m\\n" in shown.stdout
+
+
+def test_images_are_read_one_batch_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Predicting on a thousand images never holds more than one batch of them."""
+    import numpy as np
+
+    import archspec
+    from archspec.deploy import predict
+
+    read: list[str] = []
+    monkeypatch.setattr(predict, "read_image", lambda path, spec: read.append(str(path)) or np.zeros((2, 2, 3)))
+    batches = predict.batches([f"{i}.png" for i in range(1000)], archspec.load(SPEC))
+    first_paths, first = next(batches)
+    assert len(read) == len(first_paths) == first.shape[0] == predict.BATCH
+    assert sum(len(paths) for paths, _ in batches) + predict.BATCH == 1000

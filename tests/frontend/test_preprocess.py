@@ -34,7 +34,11 @@ def test_input_metadata_and_its_defaults() -> None:
             "{shape: 8x8x3, mean: [0.4, 0.5]}",
             "<string>:2:29: error: input mean has 2 values but the input has 3 channels",
         ),
-        ("{shape: 8x8x3, std: [1, 0, 1]}", "<string>:2:28: error: input std must be positive in every channel"),
+        (
+            "{shape: 8x8x3, std: [1, 0, 1]}",
+            "<string>:2:28: error: input std must be at least 1.18e-38 in every channel",
+        ),
+        ("{shape: 8x8x3, std: 1.0e-300}", "<string>:2:28: error: input std must be at least 1.18e-38 in every channel"),
         ("{shape: 8x8x3, crop_pct: 1.5}", "<string>:2:33: error: 'crop_pct': 1.5 is greater than the maximum of 1"),
         ("{shape: 8x8x3, interpolation: lanczos}", "<string>:2:38: error: 'interpolation': 'lanczos' is not one of"),
         ("{mean: 0.5}", "<string>:2:8: error: spec has no input shape"),

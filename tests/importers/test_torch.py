@@ -348,3 +348,29 @@ def test_the_command_reports_what_it_cannot_import_without_traceback(
     done = run_archspec("import", factory, "--input", "32x32x3", "-o", "out.yaml", cwd=tmp_path)
     assert done.returncode in (1, 2) and message in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "out.yaml").exists()
+
+
+def test_a_spec_name_comes_from_any_file_name_and_never_overwrites_the_imported_module(tmp_path: Path) -> None:
+    """`-o my-model.yaml` names the spec `my_model`; a module named as a module (`models`, not
+    `models.py`) is an input all the same, never written over, --force or not."""
+    (tmp_path / "models.py").write_text(MODEL_FILE)
+    done = run_archspec("import", "models.py:small", "--input", "32x32x3", "-o", "my-model.yaml", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "name: my_model\n" in (tmp_path / "my-model.yaml").read_text()
+    assert run_archspec("check", "my-model.yaml", cwd=tmp_path).returncode == 0
+    over = run_archspec("import", "models:small", "--input", "32x32x3", "-o", "models.py", "--force", cwd=tmp_path)
+    assert over.returncode == 1 and "models.py is an input of this command" in over.stderr, over.stderr
+    assert (tmp_path / "models.py").read_text() == MODEL_FILE
+
+
+def test_a_pretrained_config_a_spec_cannot_hold_is_left_out_with_a_note() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval()
+    model.pretrained_cfg = {  # type: ignore[assignment]
+        "input_size": (3, 12, 12), "mean": (0.5, float("nan"), 0.5), "std": (0.0, 0.2, 0.2), "crop_pct": 0.9,
+    }  # fmt: skip
+    imported = importer.import_model(model)
+    assert "mean" not in imported.text.split("input:")[1].splitlines()[0]
+    assert imported.spec.preprocess is not None and imported.spec.preprocess.crop_pct == 0.9
+    mean, std = imported.notes
+    assert mean.startswith("the model's pretrained config has mean (0.5, nan, 0.5)"), mean
+    assert std.startswith("the model's pretrained config has std (0.0, 0.2, 0.2)"), std

@@ -192,3 +192,60 @@ def test_expanding_searching_and_selecting_show_the_summary_s_figures(browser: A
     box.send_keys("add")
     assert len(results(browser, 40)) == 40  # the residual add of every block
     assert errors(browser) == []
+
+
+@pytest.mark.slow
+def test_names_that_objects_own_are_plain_names_on_the_page(browser: Any, tmp_path: Path) -> None:
+    """Blocks and nodes may be called `constructor`, `__proto__` or `toString`: the page finds
+    those nodes, and never Object's own members, when it opens, expands, searches and selects."""
+    spec = tmp_path / "proto.yaml"
+    spec.write_text(
+        "archspec: 1\ninput: {shape: [16, 16, 3]}\nblocks:\n  constructor:\n    body:\n"
+        "      - {op: conv, kernel: 3, filters: 4, padding: same, name: toString}\n"
+        "      - {op: conv, kernel: 1, filters: 4, name: __proto__}\n"
+        "network:\n  - {block: constructor, name: hasOwnProperty}\n  - {block: constructor, name: __proto__}\n"
+        "  - {op: conv, kernel: 1, filters: 2, name: valueOf}\n"
+    )
+    page = tmp_path / "proto.html"
+    assert run_archspec("render", str(spec), "-o", str(page), cwd=tmp_path).returncode == 0
+    opened(browser, page)
+    assert errors(browser) == []
+    by = "css selector"
+    browser.find_element(by, '[data-id="hasOwnProperty"][data-kind="group"]').click()  # a run of two
+    browser.find_element(by, '[data-id="__proto__"][data-kind="step"]').click()
+    browser.find_element(by, '[data-id="__proto__/__proto__"]').click()
+    assert browser.find_element(by, "#panel h2").text == "__proto__/__proto__"
+    panel = {
+        e.get_attribute("data-field"): e.get_attribute("data-value")
+        for e in browser.find_elements(by, "#panel [data-field]")
+    }
+    node = archspec.load(spec).summary()["nodes"]
+    mine = next(n for n in node if n["name"] == "__proto__/__proto__")
+    assert panel["op"] == "conv" and panel["output_shape"] == "16x16x4" and int(panel["params"]) == mine["params"]
+    box = browser.find_element(by, "#search")
+    box.send_keys("toString")
+    hits = results(browser, 2)
+    assert sorted(h.get_attribute("data-id") for h in hits) == ["__proto__/toString", "hasOwnProperty/toString"]
+    assert errors(browser) == []
+
+
+@pytest.mark.slow
+def test_a_page_at_the_op_budget_is_written_and_opens_without_errors(browser: Any, tmp_path: Path) -> None:
+    """The largest network a spec may expand to (benchmarks/cpu_frontend.py times the writing):
+    its page opens, its run of blocks expands, and a node deep inside is found and shown."""
+    from benchmarks.cpu_frontend import blocks_at_op_budget
+
+    spec = tmp_path / "big.yaml"
+    spec.write_text(blocks_at_op_budget())
+    page = tmp_path / "big.html"
+    page.write_text(viewer.page(archspec.load(spec)), encoding="utf-8")
+    opened(browser, page)
+    by = "css selector"
+    click = "arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))"  # far off screen
+    browser.execute_script(click, browser.find_element(by, '[data-id="u0"][data-kind="group"]'))
+    steps = browser.find_elements(by, "[data-kind=step]")
+    assert len(steps) == len(page_data(page.read_text())["groups"]["u0"]) > 1000
+    browser.execute_script(click, browser.find_element(by, '[data-id="u1000"][data-kind="step"]'))
+    browser.execute_script(click, browser.find_element(by, '[data-id="u1000/a/conv_1"]'))
+    assert browser.find_element(by, "#panel h2").text == "u1000/a/conv_1"
+    assert errors(browser) == []

@@ -19,6 +19,7 @@ pytest.importorskip("PIL")
 pytest.importorskip("safetensors")
 
 from PIL import Image
+from support import make_folder
 
 from archspec.training import checkpoint as ckpt
 from archspec.training import data
@@ -74,16 +75,6 @@ def test_subset_is_seeded_and_spans_classes() -> None:
 
 
 # --- ImageFolder -------------------------------------------------------------------------------
-
-
-def make_folder(root: Path, classes: tuple[str, ...] = ("cat", "ant"), per_class: int = 3) -> None:
-    rng = np.random.default_rng(0)
-    for split in ("train", "val"):
-        for name in classes:
-            (root / split / name).mkdir(parents=True)
-            for i in range(per_class):
-                pixels = rng.integers(0, 256, (18, 24, 3), dtype=np.uint8)
-                Image.fromarray(pixels).save(root / split / name / f"{i}.png")
 
 
 def test_image_folder_reads_sorted_classes(tmp_path: Path) -> None:

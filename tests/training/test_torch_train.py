@@ -23,7 +23,7 @@ pytest.importorskip("tqdm")
 pytest.importorskip("matplotlib")
 pytest.importorskip("tensorboard")
 
-from support import ROOT  # noqa: E402
+from support import ROOT, make_folder  # noqa: E402
 
 from archspec import cli  # noqa: E402
 from archspec.training import checkpoint as ckpt  # noqa: E402
@@ -211,8 +211,6 @@ def test_moving_average_update() -> None:
 
 def train_on_folder(tmp_path: Path, network: str, per_class: int, *options: str) -> tuple[Path, Path]:
     """One epoch of a 16x16 two-class spec on a generated image folder: (spec file, run directory)."""
-    from test_training_data import make_folder
-
     make_folder(tmp_path / "data", per_class=per_class)
     spec = tmp_path / "two.yaml"
     spec.write_text(f"archspec: 1\nname: two\ninput: {{shape: [16, 16, 3]}}\n{network}")

@@ -26,6 +26,11 @@ from archspec.training.runs import TrainingError
 from archspec.training.torch.train import loss_of, make_optimizer
 
 
+def free_bytes(device: torch.device) -> int | None:
+    """The free memory of a CUDA device, where torch can tell it."""
+    return int(torch.cuda.mem_get_info(device)[0]) if device.type == "cuda" else None
+
+
 def device_of(name: str) -> torch.device:
     """`cpu` or `cuda` (`torch:cuda` on the command line); TrainingError when it is not there."""
     if name not in ("cpu", "cuda"):
