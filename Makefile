@@ -90,7 +90,7 @@ test: lint typecheck pytest
 
 # The fast lane: the unit tests of the front end, the op kinds, the analyses, the tools, the command
 # line and the weight files, without the slow ones (framework models, training, whole workflows).
-FAST := tests/test_package.py tests/frontend tests/ops tests/analysis tests/tools tests/cli tests/weights
+FAST := tests/test_package.py tests/test_docs.py tests/frontend tests/ops tests/analysis tests/tools tests/cli tests/weights
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not slow" $(FAST)
 
@@ -107,8 +107,13 @@ typecheck: $(STAMP)
 	@cp -al archspec $(TYPECHECK)/archspec && cp -al backends $(TYPECHECK)/archspec/backends
 	cd $(TYPECHECK) && ../../$(BIN)/mypy --config-file ../../pyproject.toml 2>&1 | sed 's#archspec/backends/#backends/#g'; exit $${PIPESTATUS[0]}
 
+# Two workers, one thread each (tests/conftest.py says why); a module whose module fixture trains or
+# builds something large runs whole on one worker. Then, alone, the tests marked all_cores: they
+# print what a run on every core prints (the README's training). WORKERS=0: all in this process.
+WORKERS ?= 2
 pytest: $(STAMP) graphviz browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(WORKERS) --dist loadgroup -m "not all_cores" --durations=20
+	$(BIN)/pytest -m all_cores
 
 # Rewrite the golden files under tests/golden from the current code; review the diff before committing.
 golden: $(STAMP)

@@ -122,3 +122,11 @@ def make_folder(root: Path, classes: tuple[str, ...] = ("cat", "ant"), per_class
             for i in range(per_class):
                 pixels = rng.integers(0, 256, (18, 24, 3), dtype=np.uint8)
                 Image.fromarray(pixels).save(root / split / name / f"{i}.png")
+
+
+def machine_threads(env: dict[str, str]) -> dict[str, str]:
+    """`env` without the one-thread pins that tests/conftest.py gives each pytest-xdist worker: for
+    a command whose printed numbers depend on how many threads compute them (the README's training
+    shows what it prints on 2 cores)."""
+    pinned = [name for name in env.get("ARCHSPEC_TEST_PINNED", "").split(",") if name]
+    return {name: value for name, value in env.items() if name not in pinned}

@@ -324,17 +324,18 @@ def torch_agrees(spec: Spec) -> bool:
 
     live = bt.build(spec).eval()
     parameters = sum(p.numel() for p in live.parameters() if p.requires_grad)  # trainable, as summary counts
+    x = torch.from_numpy(input_batch(spec)).permute(0, 3, 1, 2)
     with torch.no_grad():
-        matches_summary(spec, parameters, each(live(torch.from_numpy(input_batch(spec)).permute(0, 3, 1, 2))), {})
+        theirs = each(live(x))
+    matches_summary(spec, parameters, theirs, {})
     source = generate(spec)
     assert source == live.source
     with tempfile.TemporaryDirectory() as folder:
         generated = load_generated(source, Path(folder) / "generated_torch.py").build().eval()
     assert list(generated.state_dict()) == list(live.state_dict())
     generated.load_state_dict(live.state_dict())
-    x = torch.from_numpy(input_batch(spec)).permute(0, 3, 1, 2)
     with torch.no_grad():
-        ours, theirs = each(generated(x)), each(live(x))
+        ours = each(generated(x))
     assert len(ours) == len(theirs) == len(spec.outputs)
     assert all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))
     return True
@@ -350,15 +351,16 @@ def keras_agrees(spec: Spec) -> bool:
     named = {layer.name.replace(".", "/"): layer for layer in live.layers}
     shown = {name: named[name].output.shape[1:] for name in spec.shapes if name in named and name != "input"}
     parameters = sum(int(np.prod(w.shape)) for w in live.trainable_weights)
-    matches_summary(spec, parameters, each(live(input_batch(spec), training=False)), shown)
+    x = input_batch(spec)
+    theirs = each(live(x, training=False))
+    matches_summary(spec, parameters, theirs, shown)
     source = generate(spec)
     with tempfile.TemporaryDirectory() as folder:
         generated = load_generated(source, Path(folder) / "generated_keras.py").build()
     assert [layer.name for layer in generated.layers] == [layer.name for layer in live.layers]
     assert [v.path for v in generated.weights] == [v.path for v in live.weights]
     generated.set_weights(live.get_weights())
-    x = input_batch(spec)
-    ours, theirs = each(generated(x, training=False)), each(live(x, training=False))
+    ours = each(generated(x, training=False))
     assert len(ours) == len(theirs) == len(spec.outputs)
     assert all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))
     return True
