@@ -28,13 +28,17 @@ def schema() -> dict[str, Any]:
 
 
 def with_op_kinds(rules: dict[str, Any]) -> dict[str, Any]:
-    """`rules` with `$defs/op_<kind>`, `$defs/op_step` and the kinds `defaults:` may name derived
-    from the op registry."""
+    """`rules` with `$defs/op_<kind>`, `$defs/op_step`, the kinds `defaults:` may name and the
+    activation names derived from the op registry."""
     defs: dict[str, Any] = {}
     for key, value in rules["$defs"].items():
         if key == "op_step":
             defs.update({f"op_{k.name}": _op_schema(k) for k in ops.REGISTRY.values() if k.in_network})
             defs["op_step"] = _op_step()
+        elif key == "activation":  # the names the backends implement, as ops.ACTIVATIONS lists them
+            names = list(ops.ACTIVATIONS)
+            defs[key] = {**value, "anyOf": [{"enum": names}, *value["anyOf"][1:]]}
+            defs[key]["description"] = "one of " + ", ".join(names)
         elif not key.startswith("op_"):
             defs[key] = value
     properties = dict(rules["properties"])

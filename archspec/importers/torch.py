@@ -55,6 +55,9 @@ ACTIVATIONS: dict[type[nn.Module], str] = {
     nn.SiLU: "silu",
     nn.Sigmoid: "sigmoid",
     nn.Tanh: "tanh",
+    nn.Hardswish: "hardswish",
+    nn.Hardsigmoid: "hardsigmoid",
+    nn.Mish: "mish",
 }
 ACTIVATION_FUNCTIONS: dict[Any, str] = {
     F.relu: "relu",
@@ -66,6 +69,9 @@ ACTIVATION_FUNCTIONS: dict[Any, str] = {
     F.sigmoid: "sigmoid",
     torch.tanh: "tanh",
     F.tanh: "tanh",
+    F.hardswish: "hardswish",
+    F.hardsigmoid: "hardsigmoid",
+    F.mish: "mish",
 }
 ACTIVATION_METHODS = {"relu": "relu", "relu_": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}
 KEPT = (

@@ -16,7 +16,13 @@ from typing import Any
 from archspec.errors import ArchspecError, brief, shown
 from archspec.limits import MAX_INT_TEXT, within_budget
 
-ACTIVATIONS = ("relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "softmax", "none")
+# The functions are PyTorch's defaults, which Keras 3 computes alike: hardsigmoid clip(x / 6 + 1/2,
+# 0, 1), hardswish x * hardsigmoid(x), hardtanh clip(x, -1, 1), elu with alpha 1, mish
+# x * tanh(softplus(x)); gelu is the exact (erf) one; softmax is over the channels.
+ACTIVATIONS = (
+    "relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "hardswish", "hardsigmoid", "hardtanh", "elu", "mish",
+    "softmax", "none",
+)  # fmt: skip
 PADDINGS = ("valid", "same")
 
 

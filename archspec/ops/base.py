@@ -194,6 +194,11 @@ ACTIVATION_NAMES = {
     "silu": "SiLU",
     "sigmoid": "Sigmoid",
     "tanh": "Tanh",
+    "hardswish": "Hardswish",
+    "hardsigmoid": "Hardsigmoid",
+    "hardtanh": "Hardtanh",
+    "elu": "ELU",
+    "mish": "Mish",
     "softmax": "Softmax",
 }
 

@@ -58,11 +58,17 @@ class ScaledAdd(layers.Layer):  # type: ignore[misc]
 
 
 @emits()
+def keras_activation(fn: str) -> str:
+    """Keras's name of an activation of the spec, where the two differ (the functions are the same)."""
+    return {"hardswish": "hard_silu", "hardsigmoid": "hard_sigmoid", "hardtanh": "hard_tanh"}.get(fn, fn)
+
+
+@emits(uses=(keras_activation,))
 def activate(x: keras.KerasTensor, activation: str, name: str) -> keras.KerasTensor:
     """The activation after a node's main layer, if it has one."""
     if activation == "none":
         return x
-    return layers.Activation(activation, name=name + ACT_SUFFIX)(x)
+    return layers.Activation(keras_activation(activation), name=name + ACT_SUFFIX)(x)
 
 
 @emits(uses=(BatchNorm, activate))
@@ -142,9 +148,9 @@ def dropout(x: keras.KerasTensor, rate: float, *, name: str) -> keras.KerasTenso
     return layers.Dropout(rate, name=name)(x)
 
 
-@emits("activation")
+@emits("activation", uses=(keras_activation,))
 def activation(x: keras.KerasTensor, fn: str, *, name: str) -> keras.KerasTensor:
-    return layers.Activation(fn, name=name)(x)
+    return layers.Activation(keras_activation(fn), name=name)(x)
 
 
 @emits("concat")

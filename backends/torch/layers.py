@@ -35,6 +35,16 @@ def activate(x: Tensor, fn: str) -> Tensor:
         return torch.sigmoid(x)
     if fn == "tanh":
         return torch.tanh(x)
+    if fn == "hardswish":
+        return F.hardswish(x)
+    if fn == "hardsigmoid":
+        return F.hardsigmoid(x)
+    if fn == "hardtanh":
+        return F.hardtanh(x)
+    if fn == "elu":
+        return F.elu(x)
+    if fn == "mish":
+        return F.mish(x)
     if fn == "softmax":
         return F.softmax(x, dim=1)
     return x  # none

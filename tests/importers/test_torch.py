@@ -36,6 +36,7 @@ MODELS = [
     ("timm", "inception_resnet_v2", None),
     ("torchvision", "googlenet", (224, 224, 3)),
     ("torchvision", "resnet50", (224, 224, 3)),
+    ("torchvision", "mobilenet_v3_large", (224, 224, 3)),  # hardswish, and SE gates by hardsigmoid
 ]
 
 
