@@ -276,13 +276,9 @@ class _Mapper:
         return lid
 
     def _batch_norm(self, node: fx.Node, bn: nn.BatchNorm2d, source: str, path: str) -> str:
-        """A batch norm joins the conv it follows (and its activation, a timm BatchNormAct2d's)."""
-        raw = self.raws.get(source)
-        users = [u for u in node.args[0].users] if isinstance(node.args[0], fx.Node) else []
-        if raw is None or raw.layer.op != "conv" or raw.layer.attrs["bn"] is not False or len(users) != 1:
-            raise ImportFailure(
-                f"{path} (BatchNorm2d): a batch norm that does not directly follow a conv; archspec has none"
-            )
+        """A batch norm (with its activation, a timm BatchNormAct2d's) joins the conv it directly
+        follows, when that conv has no activation yet and nothing else reads it; elsewhere (a
+        pre-activation, or after a conv's activation, whose order it keeps) it is a batch_norm step."""
         if not bn.track_running_stats or bn.running_mean is None:
             raise ImportFailure(f"{path} (BatchNorm2d): batch norm without running statistics")
         norm: dict[str, Any] = {"eps": float(bn.eps)}
@@ -290,20 +286,33 @@ class _Mapper:
             norm["momentum"] = 0.1 if bn.momentum is None else float(bn.momentum)
         if not bn.affine:
             norm.update(scale=False, center=False)
-        raw.layer.attrs["bn"] = norm
-        raw.modules["bn"] = bn
         drop, act = getattr(bn, "drop", None), getattr(bn, "act", None)
         if drop is not None and not isinstance(drop, nn.Identity):
             raise ImportFailure(f"{path}.drop ({type(drop).__name__}): dropout inside a batch norm")
+        activation = "none"
         if act is not None and not isinstance(act, nn.Identity):
-            raw.layer.attrs["activation"] = _module_activation(act, f"{path}.act ({type(act).__name__})")
-        return raw.layer.id
+            activation = _module_activation(act, f"{path}.act ({type(act).__name__})")
+        raw = self.raws.get(source)
+        users = [u for u in node.args[0].users] if isinstance(node.args[0], fx.Node) else []
+        if (
+            raw is not None
+            and raw.layer.op == "conv"
+            and raw.layer.attrs["bn"] is False
+            and raw.layer.attrs["activation"] == "none"
+            and len(users) == 1
+        ):
+            raw.layer.attrs.update(bn=norm, activation=activation)
+            raw.modules["bn"] = bn
+            return raw.layer.id
+        lid = self._new(node, "batch_norm", {"bn": norm, "activation": activation}, [source], path)
+        self.raws[lid].modules["bn"] = bn
+        return lid
 
     def _activation(self, node: fx.Node, source: str, fn: str, path: str | None) -> str:
         """An activation joins the op before it when that op has none and nothing else reads it."""
         raw = self.raws.get(source)
         users = list(node.args[0].users) if isinstance(node.args[0], fx.Node) else []
-        joins = raw is not None and raw.layer.op in ("conv", "dense", "add") and len(users) == 1
+        joins = raw is not None and raw.layer.op in ("conv", "dense", "add", "batch_norm") and len(users) == 1
         if joins and raw.layer.attrs.get("activation") == "none":  # type: ignore[union-attr]
             raw.layer.attrs["activation"] = fn  # type: ignore[union-attr]
             return source

@@ -136,6 +136,15 @@ def separable_conv_bn_act(
     return normalize_activate(conv(x), bn, activation, name)
 
 
+@emits("batch_norm", uses=(BatchNorm, activate), weights={role: f"/{role}" for role in BN_ROLES})
+def batch_norm_act(x: keras.KerasTensor, bn: BatchNorm, activation: str = "none", *, name: str) -> keras.KerasTensor:
+    """Batch norm on its own, then an activation (the momentum as in normalize_activate)."""
+    x = layers.BatchNormalization(
+        epsilon=bn.eps, momentum=1.0 - bn.momentum, scale=bn.scale, center=bn.center, name=name
+    )(x)
+    return activate(x, activation, name)
+
+
 @emits("dense", uses=(activate,), weights=MAIN_LAYER)
 def dense(
     x: keras.KerasTensor, units: int, bias: bool = True, activation: str = "none", *, name: str

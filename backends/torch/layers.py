@@ -164,6 +164,25 @@ class ConvBnAct(nn.Module):
 
 
 @emits(
+    "batch_norm",
+    uses=(BatchNorm, activate),
+    weights={"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"},
+)
+class BatchNormAct(nn.BatchNorm2d):
+    """Batch norm on its own, then an activation; without `scale` or `center` the parameter stays
+    at 1 or 0, frozen, as a conv's batch norm keeps it."""
+
+    def __init__(self, in_channels: int, bn: BatchNorm, activation: str = "none") -> None:
+        super().__init__(in_channels, eps=bn.eps, momentum=bn.momentum)
+        self.weight.requires_grad_(bn.scale)
+        self.bias.requires_grad_(bn.center)
+        self.activation = activation
+
+    def forward(self, x: Tensor) -> Tensor:
+        return activate(super().forward(x), self.activation)
+
+
+@emits(
     "separable_conv",
     uses=(static_padding, pad_input, batch_norm, normalize_activate),
     weights={

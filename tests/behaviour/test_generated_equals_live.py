@@ -64,7 +64,9 @@ def spatial_op(draw: st.DrawFn, channels: int | None, stride: int, size: int) ->
     every choice keeps the size, so that a block's residual add fits. `channels` is None inside
     a block, whose input width is a parameter."""
     kind = draw(
-        st.sampled_from(["conv", "conv", "separable_conv", "maxpool", "avgpool", "activation", "dropout", "shuffle"])
+        st.sampled_from(
+            ["conv", "conv", "separable_conv", "maxpool", "avgpool", "activation", "dropout", "shuffle", "batch_norm"]
+        )
     )
     halved = -(-size // stride)
     if kind == "separable_conv":
@@ -114,6 +116,11 @@ def spatial_op(draw: st.DrawFn, channels: int | None, stride: int, size: int) ->
         return {"op": "maxpool", "kernel": 2, "stride": 2}, channels, halved
     if kind == "activation":
         return {"op": "activation", "fn": draw(st.sampled_from(ACTIVATIONS[:-1]))}, channels, size
+    if kind == "batch_norm":
+        op = {"op": "batch_norm", "activation": draw(st.sampled_from(ACTIVATIONS))}
+        if draw(st.booleans()):
+            op["bn"] = {"eps": 0.01, "momentum": 0.3, "scale": draw(st.booleans()), "center": draw(st.booleans())}
+        return op, channels, size
     if kind == "shuffle" and channels is not None:
         return (
             {"op": "channel_shuffle", "groups": draw(st.sampled_from([g for g in (1, 2, 3) if channels % g == 0]))},

@@ -110,6 +110,14 @@ CASES = {
   - {op: conv, kernel: 1x1, filters: 8, activation: none}
   - {op: add, shortcut: second, scale: 2.5, activation: tanh}
 """),
+    "batch_norm_on_its_own": network("""
+  - {op: conv, name: stem, kernel: 3x3, filters: 8, bn: false, bias: true, activation: none}
+  - {op: batch_norm, activation: relu}
+  - {op: conv, kernel: 3x3, filters: 8, bn: false, activation: none}
+  - {op: batch_norm, bn: {eps: 0.1, momentum: 0.01, scale: false}}
+  - {op: add, shortcut: stem}
+  - {op: batch_norm, bn: {center: false}, activation: hardswish}
+"""),
     "batch_norm_without_scale_or_center": network("""
   - {op: conv, kernel: 3x3, filters: 8, bn: {scale: false}}
   - {op: conv, kernel: 3x3, filters: 8, bn: {center: false}, activation: none}

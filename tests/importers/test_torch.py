@@ -229,6 +229,36 @@ def test_torchvision_s_squeeze_excitation_imports() -> None:
     assert "multiply" in imported.text and imported.difference <= 1e-12
 
 
+class PreActivation(nn.Module):
+    """A pre-activation residual unit (ResNet-v2's), and a conv, ReLU, batch norm in that order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn1, self.conv1 = nn.BatchNorm2d(8), nn.Conv2d(8, 8, 3, padding=1, bias=False)
+        self.bn2, self.conv2 = nn.BatchNorm2d(8, affine=False), nn.Conv2d(8, 8, 3, padding=1, bias=False)
+        self.post = nn.Sequential(nn.Conv2d(8, 4, 1), nn.ReLU(), nn.BatchNorm2d(4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        y = self.conv1(torch.relu(self.bn1(x)))
+        return self.post(x + self.conv2(torch.relu(self.bn2(y))))
+
+
+def test_a_batch_norm_no_conv_holds_is_a_step_and_keeps_its_place() -> None:
+    model = PreActivation().eval()
+    randomize_statistics(model)
+    imported = importer.import_model(model, input_shape=(10, 10, 3))
+    assert "{op: batch_norm, name: bn1, activation: relu}" in imported.text  # before a conv: its own step
+    assert "{op: batch_norm, name: post_2}" in imported.text  # after the ReLU, not joined before it
+    assert imported.difference <= 1e-12
+    built = build(imported.spec).eval()
+    set_weights(built, imported.weights)
+    x = torch.randn(2, 3, 10, 10, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        assert torch.allclose(model(x), built(x), rtol=1e-5, atol=1e-6)
+
+
 class Norm(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -256,7 +286,7 @@ class Branchy(nn.Module):
         (Sorts(), "the model's forward: no archspec op for torch.sort"),
         (Branchy(), "torch.fx cannot trace the model"),
         (nn.Sequential(nn.Conv2d(3, 4, 3), nn.GELU(approximate="tanh")), "1 (GELU): GELU(approximate='tanh')"),
-        (nn.Sequential(nn.BatchNorm2d(3)), "0 (BatchNorm2d): a batch norm that does not directly follow a conv"),
+        (nn.Sequential(nn.BatchNorm2d(3, track_running_stats=False)), "0 (BatchNorm2d): batch norm without running"),
     ],
 )
 def test_an_op_archspec_has_not_is_an_error_that_names_it(model: nn.Module, message: str) -> None:

@@ -28,6 +28,7 @@ network:
   - {op: concat, name: d, inputs: [a, c]}
   - {op: channel_shuffle, name: cs, groups: 2}
   - {op: conv, name: e, kernel: 3, filters: 8, groups: 2, dilation: 2}
+  - {op: batch_norm, name: bn, activation: relu}
   - {op: add, name: f, shortcut: cs, scale: 0.5}
   - {op: activation, name: g, fn: tanh}
   - {op: global_avgpool, name: s, keepdims: true}

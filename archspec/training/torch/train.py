@@ -298,6 +298,10 @@ def train(spec: Spec, run: Run, options: Options, cluster: Cluster | None = None
         else:
             available, where = available_bytes(), "this machine"
         options = begin(spec, run, options, available, where, cluster.main, cluster.barrier)
-        return Trainer(spec, run, options, cluster).fit()
+        outcome = Trainer(spec, run, options, cluster).fit()
+        # Every process finished (rank 0 writes last) before any tears the group down: a process
+        # that leaves while another still uses the group can abort it ("terminate called").
+        cluster.barrier()
+        return outcome
     finally:
         cluster.close()  # ends the process group if this call started it
