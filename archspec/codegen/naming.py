@@ -8,7 +8,9 @@ module does not rely on that.
 
 from __future__ import annotations
 
+import ast
 import builtins as _builtins
+import functools
 import itertools
 import keyword
 import re
@@ -165,3 +167,16 @@ def wrap(indent: str, head: str, args: list[str], tail: str = ")") -> str:
     if len(joined) <= LINE:
         return f"{indent}{head}\n{joined}\n{indent}{tail}\n"
     return f"{indent}{head}\n" + "".join(f"{inner}{arg},\n" for arg in args) + f"{indent}{tail}\n"
+
+
+def wrap_call(indent: str, prefix: str, call: str, suffix: str = "") -> str:
+    """`{indent}{prefix}{call}{suffix}` for a call written by the generator (`ConvBnAct(...)`), its
+    arguments on lines of their own where the line would be too long (found with Python's own
+    parser, so that no comma inside a literal splits one)."""
+    parsed = ast.parse(call, mode="eval").body
+    if len(indent + prefix + call + suffix) <= LINE or not isinstance(parsed, ast.Call):
+        return f"{indent}{prefix}{call}{suffix}\n"
+    segment = functools.partial(ast.get_source_segment, call)
+    args = [segment(a) or "" for a in parsed.args]
+    args += [f"{k.arg}={segment(k.value)}" if k.arg else f"**{segment(k.value)}" for k in parsed.keywords]
+    return wrap(indent, f"{prefix}{segment(parsed.func)}(", args, ")" + suffix)

@@ -3,7 +3,7 @@
 The result is a flat list of IR nodes in the order written. Names are hierarchical and stable:
 `<block instance>/<branch>/<op>_<n>`, where an unnamed op is numbered per kind within its scope
 (`mixed_6b/branch_1/conv_2` is the third conv of that branch). References (`input`, `inputs`,
-`shortcut`, `residual`, `outputs`) name nodes, never positions; they are looked up in the
+`shortcut`, `residual`, `like`, `outputs`) name nodes, never positions; they are looked up in the
 enclosing scopes up to the block instance, whose `input` is the block's input. A reference may
 point forward; cycles that this makes possible are caught by the lint stage.
 """
@@ -279,6 +279,8 @@ class _Expander:
         elif operands == "shortcut":
             residual = Ref(step["residual"], scope, step.at("residual")) if "residual" in step else source
             inputs = [Ref(step["shortcut"], scope, step.at("shortcut")), residual]
+        elif operands == "like" and "like" in step:
+            inputs = [source, Ref(step["like"], scope, step.at("like"))]
         else:
             inputs = [source]
         self._emit(name, op, inputs, attrs, step.pos, where, owner or (name, op), sources)

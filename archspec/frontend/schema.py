@@ -52,8 +52,9 @@ _OPERANDS: dict[str, dict[str, Any]] = {
     "previous": {},
     "inputs": {"inputs": {"type": "array", "items": {"$ref": "#/$defs/ref"}, "minItems": 1}},
     "shortcut": {"shortcut": {"$ref": "#/$defs/ref"}, "residual": {"$ref": "#/$defs/ref"}},
+    "like": {"like": {"$ref": "#/$defs/ref"}},
 }
-_REQUIRED_OPERANDS = {"previous": [], "inputs": ["inputs"], "shortcut": ["shortcut"]}
+_REQUIRED_OPERANDS = {"previous": [], "inputs": ["inputs"], "shortcut": ["shortcut"], "like": []}
 
 
 def _op_schema(kind: ops.OpKind) -> dict[str, Any]:

@@ -94,7 +94,7 @@ def snake(class_name: str) -> str:
 @dataclass
 class Op:
     layer: Layer
-    refs: dict[str, Any] = field(default_factory=dict)  # input / inputs / shortcut / residual
+    refs: dict[str, Any] = field(default_factory=dict)  # input / inputs / shortcut / residual / like
 
 
 @dataclass
@@ -163,14 +163,21 @@ class Region:
             self._check_closed(branches, end)
             names = self._branch_names(branches)
             return [*self.sequence(fork, start), Branches(list(zip(names, branches, strict=True)), layer)]
-        if ops.kind(layer.op).operands != "previous":  # an add or a multiply: operands it names
+        operands = ops.kind(layer.op).operands
+        if operands not in ("previous", "like"):  # an add or a multiply: operands it names
             return self._joined(layer, start)
-        if len(layer.inputs) != 1:
+        if len(layer.inputs) != 1 and operands == "previous":
             raise _Unstructured(end)
-        (source,) = layer.inputs
+        source, *like = layer.inputs
         if source != start and len(self.users.get(source, [])) != 1:
             raise _Unstructured(end)
-        return [*self.sequence(source, start), Op(layer)]
+        items = self.sequence(source, start)
+        op = Op(layer)
+        if like:  # a resize to the size of the region's input or of an op of its own chain
+            if like[0] != start and like[0] not in _ids(items):
+                raise _Unstructured(end)
+            op.refs["like"] = self.name(like[0])
+        return [*items, op]
 
     def _fork(self, layer: Layer, start: str) -> str:
         fork = self.dominators.get(layer.id)
@@ -284,6 +291,10 @@ def body(layers: Sequence[Layer], start: str, prefix: str) -> tuple[list[Any], R
     for item in items:
         if isinstance(item, Op) and region.local(item.layer):
             region.name(item.layer.id)
+    branched = [item for item in items if isinstance(item, Branches)]
+    if len(branched) > 1:  # unnamed branches steps share their block's names (a MixNet block's mixed convs)
+        for item in branched:
+            region.name(item.concat.id)
     return items, region
 
 
@@ -301,6 +312,8 @@ def flat(region: Region, layers: Sequence[Layer], start: str) -> list[Any]:
             op.refs["inputs"] = operands
         elif layer.inputs and layer.inputs[0] != previous:
             op.refs["input"] = operands[0]
+        if ops.kind(layer.op).operands == "like" and len(operands) > 1:
+            op.refs["like"] = operands[1]
         items.append(op)
         previous = layer.id
     return items
@@ -566,8 +579,8 @@ def parameters(members: Sequence[Instance]) -> tuple[dict[str, Any], dict[str, d
 
 def _explicit_where_needed(bodies: Sequence[Sequence[Layer]]) -> None:
     """Where one instance pads `same` and another explicitly (a bottleneck at stride 1 and 2),
-    `same` is written as its explicit pads, half the kernel's reach each side (what it is at
-    stride 1), so that one parameter does not have to be two."""
+    `same` is written as its explicit pads, half the kernel's reach (dilation included) each side
+    (what it is at stride 1), so that one parameter does not have to be two."""
     for index in range(len(bodies[0])):
         column = [body[index].attrs.get("padding") for body in bodies]
         if "same" in column and any(isinstance(v, int | list) and v != 0 for v in column):
@@ -575,7 +588,9 @@ def _explicit_where_needed(bodies: Sequence[Sequence[Layer]]) -> None:
                 attrs = body[index].attrs
                 if attrs.get("padding") == "same":
                     kernel = [int(k) for k in str(attrs["kernel"]).split("x")]
-                    pads = [(k - 1) // 2 for k in kernel]
+                    dilation = attrs.get("dilation", 1)
+                    dilations = dilation if isinstance(dilation, list) else [dilation, dilation]
+                    pads = [d * (k - 1) // 2 for k, d in zip(kernel, dilations, strict=True)]
                     attrs["padding"] = pads[0] if pads[0] == pads[1] else pads
 
 
@@ -717,6 +732,8 @@ def _network(
             entries["inputs"] = operands
         elif step.inputs and step.inputs[0] != previous:
             entries["input"] = operands[0]
+        if ops.kind(step.op).operands == "like" and len(operands) > 1:
+            entries["like"] = operands[1]
         values = dict(step.attrs)
         if step is classifier:
             values["units"] = "$num_classes"

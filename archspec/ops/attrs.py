@@ -18,10 +18,12 @@ from archspec.limits import MAX_INT_TEXT, within_budget
 
 # The functions are PyTorch's defaults, which Keras 3 computes alike: hardsigmoid clip(x / 6 + 1/2,
 # 0, 1), hardswish x * hardsigmoid(x), hardtanh clip(x, -1, 1), elu with alpha 1, mish
-# x * tanh(softplus(x)); gelu is the exact (erf) one; softmax is over the channels.
+# x * tanh(softplus(x)), leaky_relu with slope 0.01 below 0 (PyTorch's; Keras's own default is 0.2,
+# and an activation step may give another `slope`); gelu is the exact (erf) one; softmax is over
+# the channels.
 ACTIVATIONS = (
     "relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "hardswish", "hardsigmoid", "hardtanh", "elu", "mish",
-    "softmax", "none",
+    "leaky_relu", "softmax", "none",
 )  # fmt: skip
 PADDINGS = ("valid", "same")
 
@@ -44,7 +46,7 @@ class AttrError(ArchspecError, ValueError):
 REQUIRED = object()
 
 # Attributes that connect nodes rather than configure them; the expander resolves these.
-WIRING = {"op", "name", "input", "inputs", "shortcut", "residual"}
+WIRING = {"op", "name", "input", "inputs", "shortcut", "residual", "like"}
 
 
 def _positive_int(value: Any) -> int:
@@ -116,6 +118,37 @@ def _rate(value: Any) -> float:
     return rate
 
 
+def _non_negative_int(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value == 0:
+        return 0
+    try:
+        return _positive_int(value)
+    except AttrError:
+        raise AttrError(f"must be a non-negative integer, got {shown(value)}") from None
+
+
+def _non_negative_pair(value: Any) -> tuple[int, int]:
+    pair = (value[0], value[1]) if isinstance(value, list) and len(value) == 2 else (value, value)
+    try:
+        return (_non_negative_int(pair[0]), _non_negative_int(pair[1]))
+    except AttrError:
+        raise AttrError(f"must be a non-negative integer or [H, W], got {shown(value)}") from None
+
+
+def _non_negative_number(value: Any) -> float:
+    number = _number(value)
+    if not number >= 0.0:  # Keras's LeakyReLU takes no negative slope
+        raise AttrError(f"must be a number of at least 0, got {shown(value)}")
+    return number
+
+
+def _positive_number(value: Any) -> float:
+    number = _number(value)
+    if not number > 0.0:
+        raise AttrError(f"must be a number above 0, got {shown(value)}")
+    return number
+
+
 def _batch_norm(value: Any) -> BatchNorm | None:
     if value is False:
         return None
@@ -160,6 +193,16 @@ NORMALIZE: dict[str, Callable[[Any], Any]] = {
     "include_padding": _bool,
     "scale": _number,
     "rate": _rate,
+    "eps": _positive_number,
+    "slope": _non_negative_number,
+    "init": _number,
+    "factor": _pair,
+    "size": _pair,
+    "mode": _choice(("nearest", "bilinear")),
+    "align_corners": _bool,
+    "output_padding": _non_negative_pair,
+    "start": _non_negative_int,
+    "stop": _positive_int,
 }
 
 
@@ -183,6 +226,16 @@ SCHEMA_TYPES: dict[str, str] = {
     "keepdims": "boolean",
     "scale": "number",
     "rate": "number",
+    "eps": "number",
+    "slope": "number",
+    "init": "number",
+    "factor": "size2",
+    "size": "size2",
+    "mode": "resize_mode",
+    "align_corners": "boolean",
+    "output_padding": "non_negative_pair",
+    "start": "non_negative_int",
+    "stop": "positive_int",
 }
 
 

@@ -55,12 +55,14 @@ LAYOUTS = {
     "conv": "(kh, kw, in / groups, out): a conv kernel",
     "dense": "(in, out): a dense kernel",
     "depthwise": "(kh, kw, in, depth_multiplier): a depthwise kernel",
+    "conv_transpose": "(kh, kw, out, in): a transposed conv kernel (Keras's Conv2DTranspose)",
     "vector": "(C,): a bias, a scale, a shift, a statistic",
 }
 
-# How a kind's operands are written: the step before (or `input:`), a list under `inputs:`, or
-# `shortcut:` and `residual:` (the step before by default).
-OPERANDS = ("previous", "inputs", "shortcut")
+# How a kind's operands are written: the step before (or `input:`), a list under `inputs:`,
+# `shortcut:` and `residual:` (the step before by default), or the step before and, where given, a
+# node under `like:` whose shape (never its values) the op reads.
+OPERANDS = ("previous", "inputs", "shortcut", "like")
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,15 @@ def output_roles(attrs: Mapping[str, Any], out: int) -> dict[str, tuple[int, ...
     return roles
 
 
+def affine_cost(n: Node, inputs: list[Shape], out: Shape) -> tuple[int, int]:
+    """A norm's gamma and beta per channel; like batch norm, it counts no multiply-accumulates."""
+    return 2 * out[-1], 0
+
+
+def affine_roles(attrs: Mapping[str, Any], in_width: int) -> dict[str, tuple[int, ...]]:
+    return {"gamma": (in_width,), "beta": (in_width,)}
+
+
 def batch_norm_params(attrs: Mapping[str, Any], out: int) -> int:
     """The bias and batch norm's trainable parameters (gamma, beta) after `out` channels."""
     bn = attrs["bn"]
@@ -199,6 +210,7 @@ ACTIVATION_NAMES = {
     "hardtanh": "Hardtanh",
     "elu": "ELU",
     "mish": "Mish",
+    "leaky_relu": "LeakyReLU",
     "softmax": "Softmax",
 }
 

@@ -18,6 +18,7 @@ followed by a valid pool.
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers
 
 from archspec.codegen.helpers import emits
@@ -68,6 +69,8 @@ def activate(x: keras.KerasTensor, activation: str, name: str) -> keras.KerasTen
     """The activation after a node's main layer, if it has one."""
     if activation == "none":
         return x
+    if activation == "leaky_relu":  # PyTorch's slope, not Keras's default 0.2
+        return layers.LeakyReLU(negative_slope=0.01, name=name + ACT_SUFFIX)(x)
     return layers.Activation(keras_activation(activation), name=name + ACT_SUFFIX)(x)
 
 
@@ -114,6 +117,55 @@ def conv_bn_act(
     return normalize_activate(conv(x), bn, activation, name)
 
 
+@emits()
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class CroppedConv2DTranspose(layers.Conv2DTranspose):  # type: ignore[misc]
+    """Keras's Conv2DTranspose, then `crop` cells (top, bottom, left, right) cut off its output:
+    PyTorch's `padding` of a transposed conv, in the one layer that holds the node's weights."""
+
+    def __init__(self, *args: object, crop: tuple[int, int, int, int] = (0, 0, 0, 0), **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.crop = tuple(crop)
+
+    def call(self, x: keras.KerasTensor) -> keras.KerasTensor:
+        y = super().call(x)
+        top, bottom, left, right = self.crop
+        return y[:, top : y.shape[1] - bottom, left : y.shape[2] - right, :]
+
+    def compute_output_shape(self, shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        n, height, width, channels = super().compute_output_shape(shape)
+        top, bottom, left, right = self.crop
+        return (n, height - top - bottom, width - left - right, channels)
+
+    def get_config(self) -> dict[str, object]:
+        config: dict[str, object] = super().get_config()
+        return {**config, "crop": self.crop}
+
+
+@emits("conv_transpose", uses=(CroppedConv2DTranspose, normalize_activate), weights=CONV_WEIGHTS)
+def conv_transpose_bn_act(
+    x: keras.KerasTensor,
+    filters: int,
+    kernel: tuple[int, int],
+    stride: tuple[int, int] = (1, 1),
+    padding: Padding = "valid",
+    output_padding: tuple[int, int] = (0, 0),
+    bias: bool = True,
+    bn: BatchNorm | None = None,
+    activation: str = "none",
+    *,
+    name: str,
+) -> keras.KerasTensor:
+    """Transposed conv as PyTorch's: a valid Keras one (with the output padding given, so that an
+    axis of n cells gives (n - 1) * stride + kernel + output_padding) that crops `padding` cells
+    from both ends of each axis; then optional batch norm and activation."""
+    crop = (0, 0, 0, 0) if isinstance(padding, str) else padding
+    conv = CroppedConv2DTranspose(
+        filters, kernel, stride, "valid", output_padding=output_padding, use_bias=bias, crop=crop, name=name
+    )
+    return normalize_activate(conv(x), bn, activation, name)
+
+
 @emits("separable_conv", uses=(explicit_padding, normalize_activate), weights=CONV_WEIGHTS)
 def separable_conv_bn_act(
     x: keras.KerasTensor,
@@ -152,13 +204,59 @@ def dense(
     return activate(layers.Dense(units, use_bias=bias, name=name)(x), activation, name)
 
 
+@emits("layer_norm", weights={"gamma": "/gamma", "beta": "/beta"})
+def layer_norm(x: keras.KerasTensor, eps: float, *, name: str) -> keras.KerasTensor:
+    """Layer norm over the channels (the last axis) at each position, with the IR's epsilon."""
+    return layers.LayerNormalization(axis=-1, epsilon=eps, name=name)(x)
+
+
+@emits("group_norm", weights={"gamma": "/gamma", "beta": "/beta"})
+def group_norm(x: keras.KerasTensor, groups: int, eps: float, *, name: str) -> keras.KerasTensor:
+    return layers.GroupNormalization(groups=groups, epsilon=eps, name=name)(x)
+
+
+@emits()
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class LayerScale(layers.Layer):  # type: ignore[misc]
+    """Each channel times a learned scale (`gamma`), initialised to `init`."""
+
+    def __init__(self, init: float, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.init = float(init)
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        self.gamma = self.add_weight(
+            shape=(input_shape[-1],), initializer=keras.initializers.Constant(self.init), name="gamma"
+        )
+
+    def call(self, x: keras.KerasTensor) -> keras.KerasTensor:
+        return x * self.gamma
+
+    def get_config(self) -> dict[str, object]:
+        config: dict[str, object] = super().get_config()
+        return {**config, "init": self.init}
+
+
+@emits("layer_scale", uses=(LayerScale,), weights={"gamma": "/gamma"})
+def layer_scale(x: keras.KerasTensor, init: float, *, name: str) -> keras.KerasTensor:
+    return LayerScale(init, name=name)(x)
+
+
+@emits("drop_path")
+def drop_path(x: keras.KerasTensor, rate: float, *, name: str) -> keras.KerasTensor:
+    """Stochastic depth: dropout whose mask is one value per image (broadcast over the rest)."""
+    return layers.Dropout(rate, noise_shape=(None,) + (1,) * (len(x.shape) - 1), name=name)(x)
+
+
 @emits("dropout")
 def dropout(x: keras.KerasTensor, rate: float, *, name: str) -> keras.KerasTensor:
     return layers.Dropout(rate, name=name)(x)
 
 
 @emits("activation", uses=(keras_activation,))
-def activation(x: keras.KerasTensor, fn: str, *, name: str) -> keras.KerasTensor:
+def activation(x: keras.KerasTensor, fn: str, slope: float = 0.01, *, name: str) -> keras.KerasTensor:
+    if fn == "leaky_relu":
+        return layers.LeakyReLU(negative_slope=slope, name=name)(x)
     return layers.Activation(keras_activation(fn), name=name)(x)
 
 
@@ -166,6 +264,44 @@ def activation(x: keras.KerasTensor, fn: str, *, name: str) -> keras.KerasTensor
 def concat(*inputs: keras.KerasTensor, name: str) -> keras.KerasTensor:
     """Filter concatenation: the inputs joined along the channels, in order."""
     return layers.Concatenate(name=name)(list(inputs))
+
+
+@emits()
+def adaptive_window(n: int, m: int) -> np.ndarray:
+    """The (m, n) matrix that averages each of m windows of an axis of n cells, as PyTorch's
+    adaptive pooling places them: window i spans floor(i * n / m) to ceil((i + 1) * n / m)."""
+    matrix = np.zeros((m, n), np.float32)
+    for i in range(m):
+        start, end = i * n // m, -(-(i + 1) * n // m)
+        matrix[i, start:end] = 1.0 / (end - start)
+    return matrix
+
+
+@emits(uses=(adaptive_window,))
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class AdaptiveAvgPool(layers.Layer):  # type: ignore[misc]
+    """Average pooling to `size`: each axis multiplied by its window-averaging matrix."""
+
+    def __init__(self, size: tuple[int, int], **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.size = tuple(size)
+
+    def call(self, x: keras.KerasTensor) -> keras.KerasTensor:
+        rows = keras.ops.convert_to_tensor(adaptive_window(x.shape[1], self.size[0]), dtype=x.dtype)
+        columns = keras.ops.convert_to_tensor(adaptive_window(x.shape[2], self.size[1]), dtype=x.dtype)
+        return keras.ops.einsum("hi,wj,nijc->nhwc", rows, columns, x)
+
+    def compute_output_shape(self, shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return (shape[0], *self.size, shape[3])
+
+    def get_config(self) -> dict[str, object]:
+        config: dict[str, object] = super().get_config()
+        return {**config, "size": self.size}
+
+
+@emits("adaptive_avgpool", uses=(AdaptiveAvgPool,))
+def adaptive_avgpool(x: keras.KerasTensor, size: tuple[int, int], *, name: str) -> keras.KerasTensor:
+    return AdaptiveAvgPool(size, name=name)(x)
 
 
 @emits("global_avgpool")
@@ -284,6 +420,130 @@ def channel_shuffle(x: keras.KerasTensor, groups: int, *, name: str) -> keras.Ke
     x = layers.Reshape((height, width, groups, channels // groups), name=name + "-groups")(x)
     x = layers.Permute((1, 2, 4, 3), name=name + "-interleave")(x)
     return layers.Reshape((height, width, channels), name=name)(x)
+
+
+@emits()
+def resize_taps(n: int, m: int, mode: str, align_corners: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each of the m cells of an axis resized from n cells: the two source cells it reads and
+    the weight of the second, as PyTorch's interpolate finds them (in its float32 arithmetic)."""
+    d = np.arange(m, dtype=np.float32)
+    if mode == "nearest":
+        scale = np.float32(n) / np.float32(m)
+        low = np.minimum(np.floor(d * scale).astype(np.int64), n - 1)
+        return low, low, np.zeros(m, np.float32)
+    if align_corners:
+        source = d * (np.float32(n - 1) / np.float32(m - 1) if m > 1 else np.float32(0))
+    else:
+        source = np.maximum(np.float32(n) / np.float32(m) * (d + np.float32(0.5)) - np.float32(0.5), np.float32(0))
+    low = source.astype(np.int64)  # the floor: the source is never negative
+    return low, np.minimum(low + 1, n - 1), np.clip(source - low, 0, 1).astype(np.float32)
+
+
+@emits(uses=(resize_taps,))
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Resize(layers.Layer):  # type: ignore[misc]
+    """A map resized as PyTorch's interpolate resizes it, to `size`, by `factor`, or to the size of
+    a second input: each axis in turn, width first, gathering the source cells each output cell
+    reads and, for bilinear, weighting them (so that the sums are PyTorch's, in its order)."""
+
+    def __init__(
+        self,
+        factor: tuple[int, int] | None = None,
+        size: tuple[int, int] | None = None,
+        mode: str = "nearest",
+        align_corners: bool = False,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.factor = None if factor is None else tuple(factor)
+        self.size = None if size is None else tuple(size)
+        self.mode, self.align_corners = mode, bool(align_corners)
+
+    def call(self, inputs: list[keras.KerasTensor]) -> keras.KerasTensor:
+        x = inputs[0]
+        height, width = x.shape[1], x.shape[2]
+        target: tuple[int, ...]
+        if len(inputs) > 1:
+            target = (inputs[1].shape[1], inputs[1].shape[2])
+        elif self.factor is not None:
+            target = (height * self.factor[0], width * self.factor[1])
+        else:
+            assert self.size is not None
+            target = self.size
+        for axis, n, m in ((2, width, target[1]), (1, height, target[0])):
+            if n == m:
+                continue
+            low, high, weight = resize_taps(n, m, self.mode, self.align_corners)
+            near = keras.ops.take(x, low, axis=axis)
+            if self.mode == "nearest":
+                x = near
+                continue
+            shape = [1, 1, 1, 1]
+            shape[axis] = m
+            weight = keras.ops.reshape(keras.ops.convert_to_tensor(weight, dtype=x.dtype), shape)
+            x = near * (1.0 - weight) + keras.ops.take(x, high, axis=axis) * weight
+        return x
+
+    def compute_output_shape(self, shapes: list[tuple[int | None, ...]]) -> tuple[int | None, ...]:
+        n, height, width, channels = shapes[0]
+        if len(shapes) > 1:
+            return (n, shapes[1][1], shapes[1][2], channels)
+        if self.factor is not None:
+            return (n, height * self.factor[0], width * self.factor[1], channels)  # type: ignore[operator]
+        return (n, *self.size, channels)  # type: ignore[misc]
+
+    def get_config(self) -> dict[str, object]:
+        config: dict[str, object] = super().get_config()
+        return {**config, "factor": self.factor, "size": self.size, "mode": self.mode,
+                "align_corners": self.align_corners}  # fmt: skip
+
+
+@emits("resize", uses=(Resize,))
+def resize(
+    *inputs: keras.KerasTensor,
+    factor: tuple[int, int] | None = None,
+    size: tuple[int, int] | None = None,
+    mode: str = "nearest",
+    align_corners: bool = False,
+    name: str,
+) -> keras.KerasTensor:
+    """The map (and the node whose size it takes, where `like` names one), resized."""
+    return Resize(factor, size, mode, align_corners, name=name)(list(inputs))
+
+
+@emits()
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ChannelSlice(layers.Layer):  # type: ignore[misc]
+    """The channels (the last axis) from `start` up to `stop` (not included)."""
+
+    def __init__(self, start: int, stop: int, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.start, self.stop = int(start), int(stop)
+
+    def call(self, x: keras.KerasTensor) -> keras.KerasTensor:
+        return x[..., self.start : self.stop]
+
+    def compute_output_shape(self, shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return (*shape[:-1], self.stop - self.start)
+
+    def get_config(self) -> dict[str, object]:
+        config: dict[str, object] = super().get_config()
+        return {**config, "start": self.start, "stop": self.stop}
+
+
+@emits("channel_slice", uses=(ChannelSlice,))
+def channel_slice(x: keras.KerasTensor, stop: int, start: int = 0, *, name: str) -> keras.KerasTensor:
+    return ChannelSlice(start, stop, name=name)(x)
+
+
+@emits("center_crop")
+def center_crop(*inputs: keras.KerasTensor, size: tuple[int, int] | None = None, name: str) -> keras.KerasTensor:
+    """The middle of the map, `size` or the size of a second input (`like`)."""
+    x = inputs[0]
+    height, width = (inputs[1].shape[1], inputs[1].shape[2]) if len(inputs) > 1 else size or x.shape[1:3]
+    top, left = (x.shape[1] - height) // 2, (x.shape[2] - width) // 2
+    bottom, right = x.shape[1] - height - top, x.shape[2] - width - left
+    return layers.Cropping2D(((top, bottom), (left, right)), name=name)(x)
 
 
 @emits("multiply")

@@ -27,7 +27,17 @@ from archspec.backends.torch import layers
 from torch import Tensor, nn
 
 from archspec.codegen import helpers
-from archspec.codegen.naming import Constants, Namespace, Scopes, literal, names_tuple, pascal_case, word, wrap
+from archspec.codegen.naming import (
+    Constants,
+    Namespace,
+    Scopes,
+    literal,
+    names_tuple,
+    pascal_case,
+    word,
+    wrap,
+    wrap_call,
+)
 from archspec.codegen.plan import (
     BlockClass,
     Plan,
@@ -285,13 +295,19 @@ def _module_tree(cls: BlockClass, names: Names, constants: Constants) -> list[st
         level[leaf] = construct(node.op, _attributes(node, lambda value: names.source(value, constants)), width)
 
     def render(item: Any, indent: int) -> str:
-        if isinstance(item, str):
-            return item
         inner = " " * (indent + 4)
-        rows = "".join(f"{inner}{literal(k)}: {render(v, indent + 4)},\n" for k, v in item.items())
+        rows = "".join(
+            wrap_call(inner, f"{literal(k)}: ", v, ",")
+            if isinstance(v, str)
+            else f"{inner}{literal(k)}: {render(v, indent + 4)},\n"
+            for k, v in item.items()
+        )
         return "nn.ModuleDict({\n" + rows + " " * indent + "})"
 
-    return [f"        self.{k} = {render(v, 8)}\n" for k, v in tree.items()]
+    return [
+        wrap_call("        ", f"self.{k} = ", v) if isinstance(v, str) else f"        self.{k} = {render(v, 8)}\n"
+        for k, v in tree.items()
+    ]
 
 
 def _returns(variables: list[str]) -> str:
@@ -327,7 +343,7 @@ def _block_class(
         module = _access(names.attributes.path(node.name)) if is_module(node.op) else ""
         attribute = _attributes(node, lambda value: names.read(value, constants))
         expression = call(node.op, ins, attribute, module)
-        lines.append(f"        {out} = {expression}\n")
+        lines.append(wrap_call("        ", f"{out} = ", expression))
     lines.append(f"        return {_returns([var[r] for r in cls.results])}\n")
     arguments = "".join(f", {var[name]}: Tensor" for name in cls.inputs)
     if classifier is not None:
@@ -390,12 +406,12 @@ class _Model:
             if not is_module(node.op):
                 return []
             width = self.constants.value(node.in_channels.literal) if node.in_channels is not None else ""
-            return [f"        self.{attribute} = {construct(node.op, self._literals(node), width)}\n"]
+            return [wrap_call("        ", f"self.{attribute} = ", construct(node.op, self._literals(node), width))]
         instance = self._call(cls, planned.step.name)
         if len(run) == 1:
-            return [f"        self.{attribute} = {instance}\n"]
+            return [wrap_call("        ", f"self.{attribute} = ", instance)]
         loop = self._loop_names(run)
-        return [f"        for name in {loop}:\n            self.add_module(name, {instance})\n"]
+        return [f"        for name in {loop}:\n" + wrap_call("            ", "self.add_module(name, ", instance, ")")]
 
     def _literals(self, node: TemplateNode) -> Source:
         return _attributes(node, lambda value: self.constants.value(value.literal))
@@ -437,10 +453,10 @@ class _Model:
                 node = _instance_node(planned.cls, planned.step.name)
                 module = f"self.{self.attributes.path(planned.step.name)[0]}" if is_module(node.op) else ""
                 value = call(node.op, list(reads), self._literals(node), module)
-                lines.append(f"        {target} = {value}\n")
+                lines.append(wrap_call("        ", f"{target} = ", value))
             elif len(run) == 1:
                 attribute = self.attributes.path(planned.step.name)[0]
-                lines.append(f"        {target} = self.{attribute}({', '.join(reads)})\n")
+                lines.append(wrap_call("        ", f"{target} = ", f"self.{attribute}({', '.join(reads)})"))
             else:
                 if reads[0] != target:
                     lines.append(f"        {target} = {reads[0]}\n")

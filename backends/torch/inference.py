@@ -39,13 +39,17 @@ def for_inference(model: Network, dtype: torch.dtype | None = None, merge_siblin
     built.load_state_dict(model.state_dict())
     built.eval().requires_grad_(False)
     conv, separable = _generated(built, "ConvBnAct"), _generated(built, "SeparableConvBnAct")
+    alone = _generated(built, "BatchNormAct")
     with torch.no_grad():
-        for module in built.modules():
+        for path, module in list(built.named_modules()):
             layer: Any = module
             if isinstance(layer, conv) and layer.bn is not None:
                 fold_batch_norm(layer, layer.conv)
             elif isinstance(layer, separable) and layer.bn is not None:
                 fold_batch_norm(layer, layer.pointwise)
+            elif isinstance(layer, alone):  # no conv to fold into: a scale and a shift per channel
+                parent, _, leaf = path.rpartition(".")
+                setattr(built.get_submodule(parent), leaf, ChannelAffine(layer, built.generated.activate))
     lowered: nn.Module = merge_sibling_convs(built) if merge_siblings else built
     tensors = list(model.state_dict().values())
     return lowered.to(device=tensors[0].device if tensors else None, dtype=dtype)
@@ -69,6 +73,28 @@ def fold_batch_norm(layer: Any, conv: nn.Conv2d) -> None:
     conv.weight.copy_(conv.weight.double() * scale.view(-1, 1, 1, 1))
     conv.bias = nn.Parameter(folded_bias.to(conv.weight.dtype), requires_grad=False)
     layer.bn = None
+
+
+class ChannelAffine(nn.Module):
+    """A batch norm on its own (a `batch_norm` step), in eval mode: x * scale + shift per channel,
+    then its activation."""
+
+    def __init__(self, bn: nn.BatchNorm2d, activate: Any) -> None:
+        super().__init__()
+        assert bn.running_mean is not None and bn.running_var is not None
+        scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+        self.register_buffer("scale", scale.to(bn.weight.dtype)[:, None, None])
+        self.register_buffer(
+            "shift", (bn.bias.double() - bn.running_mean.double() * scale).to(bn.weight.dtype)[:, None, None]
+        )
+        self.activation, self.activate = getattr(bn, "activation", "none"), activate
+
+    scale: Tensor
+    shift: Tensor
+
+    def forward(self, x: Tensor) -> Tensor:
+        result: Tensor = self.activate(x * self.scale + self.shift, self.activation)
+        return result
 
 
 class SplitConv(nn.Module):
@@ -111,7 +137,10 @@ def merge_sibling_convs(model: Network) -> fx.GraphModule:
     # The helpers that read their input's size are traced as one call each (their marks say which).
     leaves = [h.__name__ for h in helpers.marked(layers) if helpers.mark_of(h).leaf and hasattr(generated, h.__name__)]
     conv_types = _generated(model, "ConvBnAct")
-    layer_types = conv_types + _generated(model, "SeparableConvBnAct") + _generated(model, "Dense")
+    # Every layer class of the source (a conv, a norm, a drop path) is one call, and so is a folded batch norm.
+    classes = [h for h in helpers.marked(layers) if isinstance(h, type) and issubclass(h, nn.Module)]
+    layer_types = tuple(getattr(generated, c.__name__) for c in classes if hasattr(generated, c.__name__))
+    layer_types += (ChannelAffine,)
     tracer = _LayerTracer(layer_types, tuple(getattr(generated, name) for name in leaves))
     graph = tracer.trace(model)
     groups: dict[tuple[object, ...], list[fx.Node]] = {}

@@ -21,8 +21,8 @@ from archspec.ops.padding import Padding, axis_pads, output_size, same_pads, win
 
 
 @emits("activation")
-def activate(x: Tensor, fn: str) -> Tensor:
-    """An activation function, by its name in the spec."""
+def activate(x: Tensor, fn: str, slope: float = 0.01) -> Tensor:
+    """An activation function, by its name in the spec (`slope`: leaky_relu's below 0)."""
     if fn == "relu":
         return F.relu(x)
     if fn == "relu6":
@@ -45,6 +45,8 @@ def activate(x: Tensor, fn: str) -> Tensor:
         return F.elu(x)
     if fn == "mish":
         return F.mish(x)
+    if fn == "leaky_relu":
+        return F.leaky_relu(x, slope)
     if fn == "softmax":
         return F.softmax(x, dim=1)
     return x  # none
@@ -164,6 +166,37 @@ class ConvBnAct(nn.Module):
 
 
 @emits(
+    "conv_transpose",
+    uses=(batch_norm, normalize_activate),
+    weights={"kernel": "conv.weight", "bias": "conv.bias", **BN_WEIGHTS},
+)
+class ConvTransposeBnAct(nn.Module):
+    """Transposed conv (PyTorch's, `padding` the cells cropped from both ends of each axis), then
+    optional batch norm, then activation."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        filters: int,
+        kernel: tuple[int, int],
+        stride: tuple[int, int] = (1, 1),
+        padding: Padding = "valid",
+        output_padding: tuple[int, int] = (0, 0),
+        bias: bool = True,
+        bn: BatchNorm | None = None,
+        activation: str = "none",
+    ) -> None:
+        super().__init__()
+        crop = (0, 0) if isinstance(padding, str) else (padding[0], padding[2])
+        self.conv = nn.ConvTranspose2d(in_channels, filters, kernel, stride, crop, output_padding, bias=bias)
+        self.bn = batch_norm(filters, bn)
+        self.activation = activation
+
+    def forward(self, x: Tensor) -> Tensor:
+        return normalize_activate(self.conv(x), self.bn, self.activation)
+
+
+@emits(
     "batch_norm",
     uses=(BatchNorm, activate),
     weights={"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"},
@@ -232,6 +265,61 @@ class Dense(nn.Linear):
 
     def forward(self, x: Tensor) -> Tensor:
         return activate(super().forward(x), self.activation)
+
+
+@emits("layer_norm", weights={"gamma": "weight", "beta": "bias"})
+class LayerNorm(nn.LayerNorm):
+    """Layer norm over the channels at each position: the channels moved last, normalised, and
+    moved back (on a vector (N, C) the moves do nothing)."""
+
+    def __init__(self, in_channels: int, eps: float) -> None:
+        super().__init__(in_channels, eps=eps)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(x.movedim(1, -1)).movedim(-1, 1)
+
+
+@emits("group_norm", weights={"gamma": "weight", "beta": "bias"})
+class GroupNorm(nn.GroupNorm):
+    """Group norm, with the input width first as every helper's constructor takes it."""
+
+    def __init__(self, in_channels: int, groups: int, eps: float) -> None:
+        super().__init__(groups, in_channels, eps=eps)
+
+
+@emits("layer_scale", weights={"gamma": "gamma"})
+class LayerScale(nn.Module):
+    """Each channel times a learned scale, initialised to `init`."""
+
+    def __init__(self, in_channels: int, init: float) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((in_channels,), init))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x.movedim(1, -1) * self.gamma).movedim(-1, 1)
+
+    def extra_repr(self) -> str:
+        return f"{self.gamma.numel()}"
+
+
+@emits("drop_path")
+class DropPath(nn.Module):
+    """Stochastic depth: in training, each image zeroed with probability `rate`, the others
+    divided by 1 - rate; the identity in evaluation."""
+
+    def __init__(self, rate: float) -> None:
+        super().__init__()
+        self.rate = rate
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.rate == 0.0:
+            return x
+        keep = 1.0 - self.rate
+        mask = torch.empty((x.shape[0],) + (1,) * (x.dim() - 1), dtype=x.dtype, device=x.device).bernoulli_(keep)
+        return x * mask / keep
+
+    def extra_repr(self) -> str:
+        return f"rate={self.rate}"
 
 
 @emits("dropout")
@@ -308,10 +396,48 @@ def channel_shuffle(x: Tensor, groups: int) -> Tensor:
     return x.reshape(x.size(0), groups, -1, x.size(2), x.size(3)).transpose(1, 2).flatten(1, 2)
 
 
+@emits("resize", leaf=True)
+def resize(
+    *inputs: Tensor,
+    factor: tuple[int, int] | None = None,
+    size: tuple[int, int] | None = None,
+    mode: str = "nearest",
+    align_corners: bool = False,
+) -> Tensor:
+    """The map resized by `factor`, to `size`, or to the size of a second input (`like`)."""
+    x = inputs[0]
+    if len(inputs) > 1:
+        size = (inputs[1].shape[-2], inputs[1].shape[-1])
+    elif factor is not None:
+        size = (x.shape[-2] * factor[0], x.shape[-1] * factor[1])
+    return F.interpolate(x, size=size, mode=mode, align_corners=align_corners if mode == "bilinear" else None)
+
+
+@emits("channel_slice")
+def channel_slice(x: Tensor, stop: int, start: int = 0) -> Tensor:
+    """The channels from `start` up to `stop` (not included)."""
+    return x[:, start:stop]
+
+
+@emits("center_crop", leaf=True)
+def center_crop(*inputs: Tensor, size: tuple[int, int] | None = None) -> Tensor:
+    """The middle of the map, `size` or the size of a second input (`like`)."""
+    x = inputs[0]
+    height, width = (inputs[1].shape[-2], inputs[1].shape[-1]) if len(inputs) > 1 else size or x.shape[-2:]
+    top, left = (x.shape[-2] - height) // 2, (x.shape[-1] - width) // 2
+    return x[:, :, top : top + height, left : left + width]
+
+
 @emits("multiply", leaf=True)
 def multiply(x: Tensor, gate: Tensor) -> Tensor:
     """x * gate, a vector gate (N, C) broadcast over H and W as a 1x1xC one is."""
     return x * (gate if gate.dim() == x.dim() else gate[:, :, None, None])
+
+
+@emits("adaptive_avgpool")
+def adaptive_avgpool(x: Tensor, size: tuple[int, int]) -> Tensor:
+    """Average pooling to `size`, whatever the input's size."""
+    return F.adaptive_avg_pool2d(x, size)
 
 
 @emits("global_avgpool")

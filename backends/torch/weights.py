@@ -3,8 +3,9 @@
 
 Where a module keeps each role is its helper's to say (`archspec.backends.torch.layers`); how a
 role is laid out is its op kind's (`archspec.ops.layout`): a conv kernel is (kh, kw, in, out)
-in the neutral format and (out, in, kh, kw) here, a dense kernel (in, out) and (out, in), a
-depthwise kernel (kh, kw, in, multiplier) and (in * multiplier, 1, kh, kw).
+in the neutral format and (out, in, kh, kw) here, a transposed conv's (kh, kw, out, in) and
+(in, out, kh, kw), a dense kernel (in, out) and (out, in), a depthwise kernel
+(kh, kw, in, multiplier) and (in * multiplier, 1, kh, kw).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def to_neutral(kind: str, tensor: torch.Tensor, shape: tuple[int, ...] = ()) -> 
     """A tensor in the neutral format of its layout kind; `shape` is the neutral shape (a
     depthwise kernel's multiplier is known only from it)."""
     array = tensor.detach().cpu().float().numpy()
-    if kind == "conv":
+    if kind in ("conv", "conv_transpose"):  # (out, in, kh, kw) and (in, out, kh, kw): the axes swap alike
         array = array.transpose(2, 3, 1, 0)
     elif kind == "dense":
         array = array.T
@@ -35,7 +36,7 @@ def to_neutral(kind: str, tensor: torch.Tensor, shape: tuple[int, ...] = ()) -> 
 
 
 def from_neutral(kind: str, array: np.ndarray) -> torch.Tensor:
-    if kind == "conv":
+    if kind in ("conv", "conv_transpose"):
         array = array.transpose(3, 2, 0, 1)
     elif kind == "dense":
         array = array.T

@@ -63,12 +63,27 @@ def spatial_op(draw: st.DrawFn, channels: int | None, stride: int, size: int) ->
     """One op that keeps (stride 1) or halves the size, its width and its output size. At stride 1
     every choice keeps the size, so that a block's residual add fits. `channels` is None inside
     a block, whose input width is a parameter."""
-    kind = draw(
-        st.sampled_from(
-            ["conv", "conv", "separable_conv", "maxpool", "avgpool", "activation", "dropout", "shuffle", "batch_norm"]
-        )
-    )
+    kinds = ["conv", "conv", "separable_conv", "maxpool", "avgpool", "activation", "dropout", "shuffle"]
+    kind = draw(st.sampled_from([*kinds, "batch_norm", "norm", "resize", "transpose"]))
     halved = -(-size // stride)
+    if kind == "resize":  # down to the halved size at stride 2 (the parity tests resize up)
+        op = {"op": "resize", "mode": draw(st.sampled_from(["nearest", "bilinear"]))}
+        if op["mode"] == "bilinear" and draw(st.booleans()):
+            op["align_corners"] = True
+        if channels is None:  # in a block, whose input has this size: its shape read through `like`
+            op = draw(st.sampled_from([op, {"op": "center_crop"}]))
+            op["like"] = "input"
+        else:  # to the size, by averaging windows, or the middle of the map
+            op = draw(st.sampled_from([{**op, "size": [halved, halved]}, {"op": "adaptive_avgpool"},
+                                       {"op": "center_crop"}]))  # fmt: skip
+            op["size"] = [halved, halved]
+        return op, channels, halved
+    if kind == "transpose" and stride == 1:  # a transposed conv that keeps the size (the parity tests upsample)
+        filters = draw(st.integers(1, 6))
+        op = {"op": "conv_transpose", "kernel": 3, "padding": 1, "filters": filters, "bn": draw(st.booleans())}
+        if draw(st.booleans()):
+            op.update(kernel=1, padding=0, activation=draw(st.sampled_from(ACTIVATIONS)))
+        return op, filters, size
     if kind == "separable_conv":
         filters = draw(st.integers(1, 6))
         op = {"op": kind, "kernel": draw(st.sampled_from([3, "1x3"])), "filters": filters, "stride": stride}
@@ -121,6 +136,18 @@ def spatial_op(draw: st.DrawFn, channels: int | None, stride: int, size: int) ->
         if draw(st.booleans()):
             op["bn"] = {"eps": 0.01, "momentum": 0.3, "scale": draw(st.booleans()), "center": draw(st.booleans())}
         return op, channels, size
+    if kind == "norm":  # layer norm, layer scale and drop path; group norm where the width is known
+        norms = ["layer_norm", "layer_scale", "drop_path"] + (["group_norm"] if channels is not None else [])
+        op = {"op": draw(st.sampled_from(norms))}
+        if op["op"] == "group_norm":
+            op["groups"] = draw(st.sampled_from([g for g in (1, 2, 3) if channels and channels % g == 0]))
+        if op["op"] in ("layer_norm", "group_norm") and draw(st.booleans()):
+            op["eps"] = draw(st.sampled_from([1e-6, 0.1]))
+        if op["op"] == "layer_scale":
+            op["init"] = draw(st.sampled_from([1e-6, 0.5, -2.0]))
+        if op["op"] == "drop_path":
+            op["rate"] = draw(st.sampled_from([0.0, 0.3]))
+        return op, channels, size
     if kind == "shuffle" and channels is not None:
         return (
             {"op": "channel_shuffle", "groups": draw(st.sampled_from([g for g in (1, 2, 3) if channels % g == 0]))},
@@ -143,7 +170,7 @@ def named(draw: st.DrawFn, op: dict[str, Any], used: set[str]) -> dict[str, Any]
 # Ops at a block's width `$w` that keep it, each followed in some examples by a weighted op
 # that reads it: the code generator must size that op's input from the op before, whatever its
 # kind, also where the block's instances have different widths.
-WIDTH_KEEPING = ["gate", "separable_conv", "depthwise", "grouped", "add", "activation", "pool"]
+WIDTH_KEEPING = ["gate", "separable_conv", "depthwise", "grouped", "add", "activation", "pool", "split"]
 
 
 def width_keeping(kind: str, index: int, previous: str) -> list[dict[str, Any]]:
@@ -167,6 +194,14 @@ def width_keeping(kind: str, index: int, previous: str) -> list[dict[str, Any]]:
         return [{"op": "add", "name": name, "shortcut": previous, "residual": previous, "scale": 0.5}]
     if kind == "activation":
         return [{"op": "activation", "name": name, "input": previous, "fn": "tanh"}]
+    if kind == "split":  # slices of the first and the last channel, joined to the map and projected
+        return [
+            {"op": "channel_slice", "name": f"{name}_head", "input": previous, "stop": 1},
+            {"op": "activation", "name": f"{name}_tanh", "fn": "tanh"},
+            {"op": "channel_slice", "name": f"{name}_tail", "input": previous, "start": "${w - 1}", "stop": "$w"},
+            {"op": "concat", "name": f"{name}_join", "inputs": [previous, f"{name}_tanh", f"{name}_tail"]},
+            {"op": "conv", "name": name, "kernel": 1, "filters": "$w", "activation": "none"},
+        ]
     return [{"op": "maxpool", "name": name, "input": previous, "kernel": 3}]
 
 

@@ -76,6 +76,12 @@ def test_arithmetic(text: str, value: float) -> None:
         ("${min(k, 2)}", 2),
         ("${max(k, width, 10)}", 64),
         ("${max(int(width * ratio), 8)}", 32),
+        # MobileNetV3-Large's squeeze widths: 18 rounds up to 24 (16 would lose over 10 %), 30 to 32
+        ("${make_divisible(72 // 4, 8)}", 24),
+        ("${make_divisible(120 // 4, 8)}", 32),
+        ("${make_divisible(960 // 4, 8)}", 240),
+        ("${make_divisible(3, 8)}", 8),  # at least the divisor
+        ("${make_divisible(width * 0.75, 8)}", 48),
     ],
 )
 def test_functions(text: str, value: float) -> None:
@@ -170,6 +176,11 @@ def test_bad_arguments_to_an_allowed_function() -> None:
     assert refused("${min()}").startswith("min(): ")
     assert refused("${max(1)}").startswith("max(): ")
     assert refused("${int(1, 2, 3)}").startswith("int(): ")
+    assert refused("${make_divisible(10)}").startswith("make_divisible(): ")
+    assert refused("${make_divisible(10, 0)}") == (
+        "make_divisible(): the divisor must be a positive whole number, got 0"
+    )
+    assert refused("${make_divisible(10, 2.5)}").startswith("make_divisible(): the divisor must be")
 
 
 # -- what is refused, before anything is evaluated ------------------------------------------------

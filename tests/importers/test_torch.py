@@ -3,6 +3,7 @@ and repeats, whose model, given the imported weights, computes what the original
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,11 @@ def reference(source: str, name: str) -> nn.Module:
     torch.manual_seed(0)
     if source == "timm":
         return import_timm().create_model(name)
+    models = import_torchvision().models
+    if name == "deeplabv3_resnet50":  # no backbone weights to download: random init throughout
+        return models.segmentation.deeplabv3_resnet50(weights=None, weights_backbone=None)
     extra = {"aux_logits": False, "init_weights": True} if name == "googlenet" else {}
-    return getattr(import_torchvision().models, name)(**extra)
+    return getattr(models, name)(**extra)
 
 
 MODELS = [
@@ -37,16 +41,36 @@ MODELS = [
     ("torchvision", "googlenet", (224, 224, 3)),
     ("torchvision", "resnet50", (224, 224, 3)),
     ("torchvision", "mobilenet_v3_large", (224, 224, 3)),  # hardswish, and SE gates by hardsigmoid
+    ("torchvision", "densenet121", (224, 224, 3)),  # batch norms before convs
+    ("torchvision", "convnext_tiny", (224, 224, 3)),  # channels-last layer norms, linears, layer scales
+    ("torchvision", "efficientnet_b0", (224, 224, 3)),  # stochastic depth
+    ("torchvision", "deeplabv3_resnet50", (128, 128, 3)),  # dilations, resizes to another map's size
+    ("torchvision", "alexnet", (256, 256, 3)),  # adaptive pooling of 7x7 to 6x6, overlapping windows
+    ("torchvision", "shufflenet_v2_x0_5", (224, 224, 3)),  # chunk, and shuffles by view-transpose-view
 ]
 
 
 def randomize_statistics(model: nn.Module) -> None:
-    """Batch-norm statistics that are not the initial zeros and ones, so that they count."""
+    """Batch-norm statistics, layer-norm weights and layer scales that are not their initial
+    values (a layer scale starts at 1e-6: a block computed wrongly would hardly show), so that
+    they count."""
     generator = torch.Generator().manual_seed(1)
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.running_mean.copy_(torch.randn(module.num_features, generator=generator) * 0.1)
-            module.running_var.copy_(torch.rand(module.num_features, generator=generator) + 0.5)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.running_mean.copy_(torch.randn(module.num_features, generator=generator) * 0.1)
+                module.running_var.copy_(torch.rand(module.num_features, generator=generator) + 0.5)
+            if isinstance(module, nn.LayerNorm | nn.GroupNorm) and module.weight is not None:
+                module.weight.copy_(torch.rand(module.weight.shape, generator=generator) + 0.5)
+                module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
+            for name, parameter in module.named_parameters(recurse=False):
+                if "scale" in name or "gamma" in name:  # torchvision's layer_scale, timm's gamma
+                    parameter.copy_(torch.rand(parameter.shape, generator=generator) * 0.5 + 0.25)
+
+
+def outputs(value: Any) -> torch.Tensor:
+    """A model's one output (a segmentation model's {"out": ...})."""
+    return next(iter(value.values())) if isinstance(value, dict) else value
 
 
 @pytest.mark.parametrize(("source", "name", "shape"), MODELS)
@@ -67,7 +91,7 @@ def test_an_imported_model_has_the_original_s_counts_and_outputs(source: str, na
     set_weights(built, imported.weights)
     x = torch.randn(2, channels, height, width, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
-        expected, found = model(x), built(x)
+        expected, found = outputs(model(x)), built(x)
     assert float((expected - found).abs().max() / expected.abs().max()) <= 1e-5
 
 
@@ -259,6 +283,48 @@ def test_a_batch_norm_no_conv_holds_is_a_step_and_keeps_its_place() -> None:
         assert torch.allclose(model(x), built(x), rtol=1e-5, atol=1e-6)
 
 
+class Idioms(nn.Module):
+    """The torch idioms of today's CNNs around the ops: chunks, splits and channel subscripts, a
+    shuffle written as reshape-permute-reshape, a channels-last region, a layer scale, resizes to a
+    factor and to another tensor's size, a group norm, stochastic depth and adaptive pooling."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 12, 3, stride=2, padding=1)
+        self.norm = nn.GroupNorm(3, 12)
+        self.pointwise = nn.Linear(6, 6)
+        self.ln = nn.LayerNorm(6)
+        self.gamma = nn.Parameter(torch.rand(6) + 0.5)
+        self.drop = StochasticDepth(0.2, "row")
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.pool = nn.AdaptiveAvgPool2d((3, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.norm(self.stem(x))
+        a, b = y.chunk(2, dim=1)
+        c, d = torch.split(b, [2, 4], dim=1)
+        last = a.permute(0, 2, 3, 1)
+        last = self.ln(nn.functional.gelu(self.pointwise(last))) * self.gamma
+        a = self.drop(last.permute(0, 3, 1, 2)) + a
+        y = torch.cat([a, d, c, y[:, 10:]], dim=1)
+        n, channels, h, w = y.shape
+        y = y.reshape(n, 2, channels // 2, h, w).permute(0, 2, 1, 3, 4).reshape(n, channels, h, w)
+        y = nn.functional.interpolate(self.up(y), size=x.shape[-2:], mode="bilinear", align_corners=True)
+        return self.pool(y)
+
+
+def test_the_idioms_around_the_new_ops_import_exactly() -> None:
+    model = Idioms().eval()
+    imported = importer.import_model(model, input_shape=(10, 14, 3))
+    assert imported.difference <= 1e-12
+    kinds = {node.op for node in imported.spec.nodes}
+    expected = {"group_norm", "channel_slice", "layer_norm", "layer_scale", "drop_path", "channel_shuffle", "resize",
+                "adaptive_avgpool"}  # fmt: skip
+    assert expected <= kinds
+    assert re.search(r"\{op: resize, name: \w+, like: input, mode: bilinear, align_corners: true\}", imported.text)
+    assert imported.spec.output_shape == (3, 2, 14)  # 6 + 4 + 2 + 2 channels joined
+
+
 class Norm(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -267,6 +333,43 @@ class Norm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm(self.conv(x))
+
+
+class OverWidth(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(16)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x)
+
+
+class PaddedConv(nn.Conv2d):
+    """A conv subclass that computes more than a conv (timm's Conv2dSame pads in its forward)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(nn.functional.pad(x, (0, 1, 0, 1)))
+
+
+class StochasticDepth(nn.Module):
+    """torchvision's StochasticDepth as the importer knows it: by its name, `p` and `mode`."""
+
+    def __init__(self, p: float, mode: str) -> None:
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+class Permutes(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(0, 2, 1, 3)
+
+
+class ChannelsLastPool(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.max_pool2d(x.permute(0, 2, 3, 1), 2)
 
 
 class Sorts(nn.Module):
@@ -282,7 +385,21 @@ class Branchy(nn.Module):
 @pytest.mark.parametrize(
     ("model", "message"),
     [
-        (Norm(), "norm: no archspec op for the module torch.nn.modules.normalization.LayerNorm"),
+        (Norm(), "norm (LayerNorm): over 3 dimensions, not the channels"),
+        (OverWidth(), "norm (LayerNorm): over the last dimension of a map (its width), not its channels"),
+        (nn.Sequential(PaddedConv(3, 4, 3)), "0 (PaddedConv): a Conv2d whose forward computes more than a conv"),
+        (
+            nn.Sequential(nn.Conv2d(3, 4, 3), nn.Softmax(dim=-1)),
+            "1 (Softmax): softmax along the last dimension of a map",
+        ),
+        (
+            nn.Sequential(nn.Upsample(scale_factor=1.5)),
+            "a resize by 1.5; archspec resizes by whole factors or to a size",
+        ),
+        (nn.Sequential(nn.Upsample(scale_factor=2, mode="bicubic")), "interpolation mode 'bicubic'"),
+        (nn.Sequential(StochasticDepth(0.1, "batch")), "0 (StochasticDepth): stochastic depth of mode 'batch'"),
+        (Permutes(), "a permute to (0, 2, 1, 3); archspec follows channels-last maps (0, 2, 3, 1) and back"),
+        (ChannelsLastPool(), "'max_pool2d' on a channels-last map"),
         (Sorts(), "the model's forward: no archspec op for torch.sort"),
         (Branchy(), "torch.fx cannot trace the model"),
         (nn.Sequential(nn.Conv2d(3, 4, 3), nn.GELU(approximate="tanh")), "1 (GELU): GELU(approximate='tanh')"),
@@ -366,7 +483,10 @@ def test_the_command_writes_a_spec_that_checks_and_weights_that_fit(tmp_path: Pa
 @pytest.mark.parametrize(
     ("factory", "message"),
     [
-        ("models.py:layer_norm", "error: 1: no archspec op for the module torch.nn.modules.normalization.LayerNorm"),
+        (
+            "models.py:layer_norm",
+            "error: 1 (LayerNorm): over the last dimension of a map (its width), not its channels",
+        ),
         ("models.py:nothing", "error: models.py has no 'nothing'"),
         ("no_such_module_anywhere:f", "error: cannot import no_such_module_anywhere"),
         ("models.py", "error: expected MODULE:FACTORY"),

@@ -26,14 +26,28 @@ network:
   - {op: maxpool, name: b, kernel: 2}
   - {op: avgpool, name: c, kernel: 2}
   - {op: concat, name: d, inputs: [a, c]}
-  - {op: channel_shuffle, name: cs, groups: 2}
+  - {op: channel_shuffle, name: cs0, groups: 2}
+  - {op: channel_slice, name: cl0, stop: 4}
+  - {op: channel_slice, name: cl1, input: cs0, start: 4, stop: 8}
+  - {op: concat, name: cs, inputs: [cl1, cl0]}
   - {op: conv, name: e, kernel: 3, filters: 8, groups: 2, dilation: 2}
   - {op: batch_norm, name: bn, activation: relu}
+  - {op: layer_norm, name: ln, eps: 0.000001}
+  - {op: group_norm, name: gn, groups: 4}
+  - {op: layer_scale, name: ls, init: 0.5}
+  - {op: drop_path, name: dp, rate: 0.2}
+  - {op: resize, name: rs, factor: 2, mode: bilinear}
+  - {op: resize, name: rl0, like: bn}
+  - {op: conv_transpose, name: ct, kernel: 3, stride: 2, padding: 1, output_padding: 1, filters: 8}
+  - {op: center_crop, name: rl, like: bn}
   - {op: add, name: f, shortcut: cs, scale: 0.5}
-  - {op: activation, name: g, fn: tanh}
+  - {op: activation, name: g0, fn: tanh}
+  - {op: adaptive_avgpool, name: ap, size: 3x2}
+  - {op: resize, name: g, like: g0, mode: bilinear}
   - {op: global_avgpool, name: s, keepdims: true}
   - {op: multiply, name: m, inputs: [g, s]}
   - {op: global_avgpool, name: h}
+  - {op: layer_norm, name: hn}
   - {op: flatten, name: i}
   - {op: dropout, name: j, rate: 0.1}
   - {op: dense, name: k, units: 3}
@@ -71,7 +85,7 @@ def test_the_schema_file_is_the_registry_s() -> None:
 
 
 def test_list_ops_matches_like_list_models() -> None:
-    assert ops.list_ops("*pool") == ["avgpool", "global_avgpool", "maxpool"]
+    assert ops.list_ops("*pool") == ["adaptive_avgpool", "avgpool", "global_avgpool", "maxpool"]
     assert "input" not in ops.list_ops()
     assert ops.list_ops("nothing*") == []
 

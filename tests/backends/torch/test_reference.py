@@ -1,8 +1,8 @@
 """The bundled specs of torchvision's networks equal torchvision's models: the parameter count,
 MACs equal to torch.utils.flop_counter's count / 2 at batch 1, and, after the reference weights
 are loaded (random init, batch-norm statistics randomised), the eval outputs at the native input
-size, in the live torch model, the torch file `compile` writes, and, through neutral weights, the
-live and the written Keras model.
+size (a smaller one for the networks in OUTPUTS_INPUT), in the live torch model, the torch file
+`compile` writes, and, through neutral weights, the live and the written Keras model.
 
 Besides the bundled specs, `tests/readme_written/` holds networks written from the README's tour
 alone, as a new user would write them (ResNet-18 and MobileNetV2, with PyTorch's explicit padding
@@ -53,6 +53,23 @@ def with_aux_head(model: Any, x: Any) -> list[Any]:
     return [logits, model.AuxLogits(found[0])]
 
 
+def with_random_scales(model: Any) -> Any:
+    """ConvNeXt starts every layer scale at 1e-6, so that each block's branch adds about a millionth
+    of its input: outputs within the tolerance would say nothing about the branches (a block with
+    ReLU in place of GELU passes). Random layer scales, and random gammas and betas for the layer
+    norms, make the outputs depend on every layer of every block."""
+    generator = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for name, tensor in model.named_parameters():
+            leaf = name.rpartition(".")[2]
+            if leaf == "layer_scale":
+                tensor.copy_(torch.rand(tensor.shape, generator=generator) * 0.5 + 0.25)
+            elif tensor.dim() == 1 and isinstance(model.get_submodule(name.rpartition(".")[0]), torch.nn.LayerNorm):
+                offset = 0.5 if leaf == "weight" else -0.5
+                tensor.copy_(torch.rand(tensor.shape, generator=generator) + offset)
+    return model
+
+
 NETWORKS: dict[str, tuple[Callable[[Any], Any], int, Callable[[Any, Any], list[Any]]]] = {
     "googlenet": (
         lambda tvm: tvm.googlenet(weights=None, aux_logits=False, init_weights=True),
@@ -68,7 +85,25 @@ NETWORKS: dict[str, tuple[Callable[[Any], Any], int, Callable[[Any, Any], list[A
     "resnet18": (lambda tvm: tvm.resnet18(weights=None), 11_689_512, lambda model, x: [model(x)]),
     "mobilenet_v2": (lambda tvm: tvm.mobilenet_v2(weights=None), 3_504_872, lambda model, x: [model(x)]),
     "vgg16_bn": (lambda tvm: tvm.vgg16_bn(weights=None), 138_365_992, lambda model, x: [model(x)]),
+    "densenet121": (lambda tvm: tvm.densenet121(weights=None), 7_978_856, lambda model, x: [model(x)]),
+    "mobilenet_v3_large": (lambda tvm: tvm.mobilenet_v3_large(weights=None), 5_483_032, lambda model, x: [model(x)]),
+    "convnext_tiny": (
+        lambda tvm: with_random_scales(tvm.convnext_tiny(weights=None)),
+        28_589_128,
+        lambda model, x: [model(x)],
+    ),
+    "deeplabv3_resnet50": (
+        lambda tvm: tvm.segmentation.deeplabv3_resnet50(weights=None, weights_backbone=None),
+        39_638_869,
+        lambda model, x: [model(x)["out"]],
+    ),
 }
+# The outputs test runs these networks at a smaller input than their native one, to be quick. For
+# DeepLabv3 (native 520x520): odd sides, so that no bilinear resize has a whole-number scale, and
+# unequal ones, so that a resize that swapped height and width would fail; the backbone's map is
+# 37x17, so along the height even the ASPP's 3x3 convs of dilation 36 read cells inside the map
+# (at 129x129 it is 17x17, and dilations 24 and 36 read only padding beside the centre).
+OUTPUTS_INPUT: dict[str, tuple[int, int, int]] = {"deeplabv3_resnet50": (289, 129, 3)}
 
 
 def spec_path(name: str) -> Path:
@@ -105,7 +140,7 @@ def test_counts_equal_torchvision_s(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(NETWORKS))
 def test_outputs_equal_torchvision_s_after_weight_import(name: str, tmp_path: Path) -> None:
-    spec = archspec.load(spec_path(name))
+    spec = archspec.load(spec_path(name), input_shape=OUTPUTS_INPUT.get(name))
     theirs = reference(name)
     ours = bt.build(spec).eval()
     bt.load_reference_weights(ours, theirs.state_dict(), source="torchvision")
@@ -130,7 +165,7 @@ def test_outputs_equal_torchvision_s_after_weight_import(name: str, tmp_path: Pa
     keras_written = load_generated(generate_keras(spec), tmp_path / f"{name}_keras.py").build()
     for keras_model in (btf.build(spec), keras_written):
         btf.set_weights(keras_model, bt.get_weights(ours), spec=spec)
-        keras_out = each(keras_model(nhwc, training=False))
+        keras_out = [o.transpose(0, 3, 1, 2) if o.ndim == 4 else o for o in each(keras_model(nhwc, training=False))]
         for ours_out, theirs_out in zip(keras_out, expected, strict=True):
             assert relative_error(ours_out, theirs_out) <= TOLERANCE
 
