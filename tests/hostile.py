@@ -819,6 +819,13 @@ def _second_round_cases() -> list[Case]:
                          "  - {op: global_avgpool}\n  - {op: dense, units: 10}")}),
         Case("resize-like-unknown", ("check", SPEC), "unknown node 'nowhere'",
              {SPEC: spec("  - {op: global_avgpool}", "  - {op: resize, like: nowhere}\n  - {op: global_avgpool}")}),
+        Case("resize-mode-bicubic", ("check", SPEC), "'mode' must be nearest or bilinear, got 'bicubic'",
+             {SPEC: spec("  - {op: global_avgpool}",
+                         "  - {op: resize, factor: 2, mode: bicubic}\n  - {op: global_avgpool}")}),
+        Case("center-crop-like-a-vector", ("check", SPEC), "is a vector, not a map to take the size of",
+             {SPEC: spec("  - {op: dense, units: 10}",
+                         "  - {op: dense, name: v, units: 10}\n  - {op: center_crop, input: u, like: v}\n"
+                         "  - {op: global_avgpool}\n  - {op: dense, units: 10}")}),
         Case("resize-nearest-align-corners", ("check", SPEC), "align_corners applies to mode: bilinear only",
              {SPEC: spec("  - {op: global_avgpool}",
                          "  - {op: resize, factor: 2, align_corners: true}\n  - {op: global_avgpool}")}),
