@@ -99,12 +99,12 @@ def census_of(library: str, name: str, factory: Callable[[], Any], shape: tuple[
 def markdown(rows: list[Row]) -> str:
     lines = ["# Import census", "", __doc__.split("\n\n", 2)[2].strip(), ""]
     for library in ("torchvision", "timm"):
-        mine = [r for r in rows if r.library == library]
-        counted = [r for r in mine if r.result != "skipped"]
+        listed = [r for r in rows if r.library == library]
+        counted = [r for r in listed if r.result != "skipped"]
         exact = sum(r.result == "exact" for r in counted)
         lines += [f"## {library}: {exact} of {len(counted)} exact ({100 * exact / max(len(counted), 1):.0f} %)", ""]
         lines += ["| model | params | result | reason | seconds | spec lines |", "|---|---|---|---|---|---|"]
-        for r in mine:
+        for r in listed:
             reason = r.reason.replace("|", "\\|")
             lines.append(f"| `{r.model}` | {r.params:,} | {r.result} | {reason} | {r.seconds:.1f} | {r.lines or ''} |")
         lines.append("")

@@ -163,6 +163,25 @@ def same_shape(n: Node, shapes: list[Shape], lookup: Lookup) -> Shape:
     return shapes[0]
 
 
+def grouped_shape(n: Node, shapes: list[Shape], lookup: Lookup) -> Shape:
+    """The input's shape, where `groups` divides its channels (a channel shuffle, a group norm)."""
+    channels, groups = feature_map(n, shapes[0])[2], n.attrs["groups"]
+    if channels % groups:
+        raise ShapeError(f"{groups} groups must divide the {channels} input channels", pos=n.where("groups"))
+    return shapes[0]
+
+
+def like_size(n: Node, shapes: list[Shape], lookup: Lookup) -> tuple[int, int]:
+    """The height and width of the node a `like:` operand names (a resize's or a crop's target)."""
+    like = shapes[1]
+    if len(like) != 3:
+        raise ShapeError(
+            f"like: '{n.inputs[1]}' is a vector, not a map to take the size of (it has {like[0]} values)",
+            hint=f"that node is written at {lookup(n.inputs[1]).pos}",
+        )
+    return like[0], like[1]
+
+
 # -- weights ---------------------------------------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ An axis of n cells cropped to m keeps cells floor((n - m) / 2) to that plus m.""
 from __future__ import annotations
 
 from archspec.ir import Node
-from archspec.ops.base import Lookup, OpKind, Shape, ShapeError, feature_map, fmt, pair, register
+from archspec.ops.base import Lookup, OpKind, Shape, ShapeError, feature_map, fmt, like_size, pair, register
 
 
 def shape(n: Node, shapes: list[Shape], lookup: Lookup) -> Shape:
@@ -18,12 +18,7 @@ def shape(n: Node, shapes: list[Shape], lookup: Lookup) -> Shape:
             recovered=shapes[0],
         )
     if len(shapes) > 1:
-        if len(shapes[1]) != 3:
-            raise ShapeError(
-                f"like: '{n.inputs[1]}' is a vector, not a map to take the size of",
-                hint=f"that node is written at {lookup(n.inputs[1]).pos}",
-            )
-        size = shapes[1][:2]
+        size = like_size(n, shapes, lookup)
     if size[0] > h or size[1] > w:
         raise ShapeError(
             f"cannot crop the {fmt(shapes[0])} input to {size[0]}x{size[1]}, which is larger",

@@ -4,21 +4,15 @@ On a vector of C it normalises the vector, as a transformer's or a classifier he
 
 from __future__ import annotations
 
-from archspec.ir import Node
-from archspec.ops.base import Lookup, OpKind, Shape, affine_cost, affine_roles, register
+from archspec.ops.base import OpKind, affine_cost, affine_roles, register, same_shape
 from archspec.ops.base import number as label_number
-
-
-def shape(n: Node, shapes: list[Shape], lookup: Lookup) -> Shape:
-    return shapes[0]
-
 
 register(
     OpKind(
         "layer_norm",
         "Layer norm over the channels at each position (or over a vector), with gamma and beta.",
         {"eps": 1e-5},
-        shape,
+        same_shape,
         lambda node: f"LayerNorm (eps {label_number(node.attrs['eps'])})",
         groups=frozenset({"weighted"}),
         cost=affine_cost,

@@ -8,12 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from archspec.ir import Node
-from archspec.ops.base import Lookup, OpKind, Shape, register
+from archspec.ops.base import OpKind, Shape, register, same_shape
 from archspec.ops.base import number as label_number
-
-
-def shape(n: Node, shapes: list[Shape], lookup: Lookup) -> Shape:
-    return shapes[0]
 
 
 def cost(n: Node, inputs: list[Shape], out: Shape) -> tuple[int, int]:
@@ -30,7 +26,7 @@ register(
         "layer_scale",
         "Each channel times a learned scale (gamma), initialised to `init`.",
         {"init": 1e-6},
-        shape,
+        same_shape,
         lambda node: f"Layer scale (init {label_number(node.attrs['init'])})",
         groups=frozenset({"weighted"}),
         cost=cost,

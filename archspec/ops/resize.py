@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from archspec.ir import Node
 from archspec.limits import MAX_TENSOR_ELEMENTS
-from archspec.ops.base import Lookup, OpKind, Shape, ShapeError, elements, feature_map, fmt, pair, register
+from archspec.ops.base import Lookup, OpKind, Shape, ShapeError, elements, feature_map, fmt, like_size, pair, register
 
 MODES = ("nearest", "bilinear")
 
@@ -35,13 +35,7 @@ def shape(n: Node, shapes: list[Shape], lookup: Lookup) -> Shape:
     if n.attrs["align_corners"] and n.attrs["mode"] != "bilinear":
         raise ShapeError("align_corners applies to mode: bilinear only", pos=n.where("align_corners"))
     if len(shapes) > 1:
-        like = shapes[1]
-        if len(like) != 3:
-            raise ShapeError(
-                f"like: '{n.inputs[1]}' is a vector of {like[0]}, not a map to take the size of",
-                hint=f"that node is written at {lookup(n.inputs[1]).pos}",
-            )
-        out = (like[0], like[1], c)
+        out = (*like_size(n, shapes, lookup), c)
     elif factor is not None:
         out = (h * factor[0], w * factor[1], c)
     else:
