@@ -48,6 +48,7 @@ class Spec:
     classes: tuple[str, ...] | None = None  # a name per unit of the (first) output, where the spec gives them
     origin: tuple[str | Path, dict[str, Any]] | None = None  # load's arguments: the source and the keywords
     tuple_outputs: bool = False  # the model returns a tuple (Keras: a list) even of one output
+    arguments: tuple[tuple[str, Any], ...] = ()  # the values of the spec's top-level `params:`, by name
 
     @cached_property
     def nodes(self) -> tuple[Node, ...]:
@@ -211,6 +212,7 @@ def load(
         preprocess=expansion.preprocess,
         classes=classes,
         tuple_outputs=tuple_outputs or len(expansion.outputs) > 1,
+        arguments=expansion.arguments,
         origin=(
             source if path is None else path.absolute(),
             {

@@ -48,9 +48,23 @@ def golden_text(path: Path) -> str:
     return table(summary) + "\n\n" + table(summary, detail=True) + "\n"
 
 
+def state_dict_text(path: Path) -> str:
+    """What the state_dict golden file of a bundled spec holds: each key of its PyTorch model's
+    state_dict, in order, with the tensor's shape. Weight files written by any earlier version
+    load as long as these stay."""
+    from archspec.backends import torch as bt
+
+    state = bt.build(archspec.load(path)).state_dict()
+    return "".join(f"{key} {'x'.join(map(str, value.shape)) or '()'}\n" for key, value in state.items())
+
+
 def golden_path(path: Path) -> Path:
     prefix = "" if path.parent.name == "specs" else f"{path.parent.name}__"
     return GOLDEN / f"{prefix}{path.stem}.txt"
+
+
+def state_dict_path(path: Path) -> Path:
+    return GOLDEN / "state_dict" / golden_path(path).name
 
 
 def load_generated(source: str, path: Path) -> ModuleType:
@@ -63,6 +77,58 @@ def load_generated(source: str, path: Path) -> ModuleType:
     sys.modules[name] = module  # dataclasses look their module up while the file runs
     spec.loader.exec_module(module)
     return module
+
+
+def ruff_accepts(folder: Path) -> None:
+    """`ruff check` and `ruff format --check`, with default settings, pass on every file there."""
+    for command in (["check"], ["format", "--check"]):
+        found = subprocess.run(
+            [sys.executable, "-m", "ruff", *command, "--isolated", "--no-cache", str(folder)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert found.returncode == 0, found.stdout + found.stderr
+
+
+def assert_same_outputs(got: Any, expected: Any) -> None:
+    """Two torch models' outputs (a tensor, or a tuple of them) are equal up to float32 rounding."""
+    import torch
+
+    got = list(got) if isinstance(got, (tuple, list)) else [got]
+    expected = list(expected) if isinstance(expected, (tuple, list)) else [expected]
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def tools_accept(model: Any, input_shape: tuple[int, int, int]) -> None:
+    """torch.fx, torch.export with a dynamic batch and a full-graph torch.compile each compute
+    what the eager model does (export at another batch size too; the fx graph at another input
+    size where the network takes one: it computes any padding from each input's size)."""
+    import torch
+
+    same = assert_same_outputs
+    model.eval()
+    height, width, channels = input_shape
+    x, other_batch = torch.randn(2, channels, height, width), torch.randn(3, channels, height, width)
+    with torch.no_grad():
+        expected = model(x)
+        traced = torch.fx.symbolic_trace(model)
+        same(traced(x), expected)
+        batch = torch.export.Dim("batch", min=1, max=64)
+        exported = torch.export.export(model, (x,), dynamic_shapes=({0: batch},)).module()
+        same(exported(x), expected)
+        same(exported(other_batch), model(other_batch))
+        compiled = torch.compile(model, fullgraph=True, backend="eager")
+        same(compiled(x), expected)
+        torch._dynamo.reset()
+        bigger = torch.randn(1, channels, height + 1, width + 3)
+        try:
+            expected = model(bigger)
+        except RuntimeError:  # a flatten or a fixed-size head: the network takes one input size
+            return
+        same(traced(bigger), expected)
 
 
 def randomize_batch_norm(model: Any, seed: int = 0) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from support import ERRATA, GOLDEN, NETWORKS, golden_path, golden_text
+from support import ERRATA, GOLDEN, NETWORKS, golden_path, golden_text, state_dict_path, state_dict_text
 
 
 def main() -> None:
@@ -18,6 +18,11 @@ def main() -> None:
     for path in NETWORKS + ERRATA:
         target = golden_path(path)
         target.write_text(golden_text(path), encoding="utf-8")
+        print(f"wrote {target.relative_to(Path.cwd())}")
+    state_dict_path(NETWORKS[0]).parent.mkdir(exist_ok=True)
+    for path in NETWORKS:
+        target = state_dict_path(path)
+        target.write_text(state_dict_text(path), encoding="utf-8")
         print(f"wrote {target.relative_to(Path.cwd())}")
 
 

@@ -5,8 +5,11 @@ that emits an op kind is marked `@emits("conv")`; one that the file needs for an
 it uses (`uses=`). From the marks alone a code generator knows which definitions to copy into a
 file (those its ops need, and what they use), how to write a node (the helper's signature: the
 inputs, then the op's attributes by name, with the helper's defaults left out), where each of a
-node's weights is (`weights=`, role -> where in the module or layer) and, for torch.fx, which
-helpers read their input's size and are traced as one call (`leaf=True`).
+node's weights is (`weights=`, role -> where in the module or layer) for torch.fx, which
+helpers read their input's size and are traced as one call (`leaf=True`), which functions make a
+node's module (`module=True`), and which attributes a function resolves from others
+(`resolve=`: the code generator calls it where their values are known and writes the result,
+else writes the call).
 
 So adding an op kind is its definition in `archspec/ops/` and one marked helper per backend:
 no list, table or default is written twice.
@@ -15,6 +18,7 @@ no list, table or default is written twice.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
@@ -32,15 +36,26 @@ class Mark:
     uses: tuple[Any, ...] = ()  # module-level definitions its source calls
     weights: Mapping[str, str] = field(default_factory=dict)  # neutral role -> where the helper keeps it
     leaf: bool = False  # reads its input's size: torch.fx records it as one call
+    module: bool = False  # a function that makes the node's module
+    resolve: Mapping[str, Any] = field(default_factory=dict)  # attribute -> function of attributes
 
 
 def emits(
-    op: str | None = None, *, uses: Iterable[Any] = (), weights: Mapping[str, str] | None = None, leaf: bool = False
+    op: str | None = None,
+    *,
+    uses: Iterable[Any] = (),
+    weights: Mapping[str, str] | None = None,
+    leaf: bool = False,
+    module: bool = False,
+    resolve: Mapping[str, Any] | None = None,
 ) -> Callable[[T], T]:
     """Mark a helper: the op kind it emits (None for one that only others use), what it uses."""
 
     def mark(helper: T) -> T:
-        setattr(helper, MARK, Mark(op, tuple(uses), MappingProxyType(dict(weights or {})), leaf))
+        found = Mark(
+            op, tuple(uses), MappingProxyType(dict(weights or {})), leaf, module, MappingProxyType(dict(resolve or {}))
+        )
+        setattr(helper, MARK, found)
         return helper
 
     return mark
@@ -68,6 +83,11 @@ def emitter(module: ModuleType, op: str, backend: str) -> Any:
 def needed(module: ModuleType, ops: Iterable[str], backend: str) -> list[Any]:
     """The definitions a file whose nodes are of kinds `ops` needs: their helpers and, before
     them, everything those use, each once, in an order in which each follows what it uses."""
+    return _with_uses(emitter(module, op, backend) for op in sorted(set(ops)))
+
+
+def _with_uses(roots: Iterable[Any]) -> list[Any]:
+    """The definitions `roots` and everything they use, each once, each after what it uses."""
     order: list[Any] = []
 
     def visit(helper: Any) -> None:
@@ -77,9 +97,16 @@ def needed(module: ModuleType, ops: Iterable[str], backend: str) -> list[Any]:
             visit(used)
         order.append(helper)
 
-    for op in sorted(set(ops)):
-        visit(emitter(module, op, backend))
+    for root in roots:
+        visit(root)
     return order
+
+
+def called(module: ModuleType, text: str) -> list[Any]:
+    """The definitions a file whose own code is `text` needs: the marked helpers it names, and
+    everything those use, each once, each after what it uses."""
+    words = set(re.findall(r"[A-Za-z_]\w*", text))
+    return _with_uses(helper for helper in marked(module) if helper.__name__ in words)
 
 
 def names(helpers: Iterable[Any]) -> tuple[str, ...]:
@@ -89,8 +116,7 @@ def names(helpers: Iterable[Any]) -> tuple[str, ...]:
 def every_name(module: ModuleType, backend: str) -> tuple[str, ...]:
     """The names of every definition any file of this backend may hold: a generated name never
     takes one, whichever helpers a file happens to need."""
-    ops = [mark.op for mark in map(mark_of, marked(module)) if mark.op is not None]
-    return names(needed(module, ops, backend))
+    return names(called(module, " ".join(helper.__name__ for helper in marked(module))))
 
 
 def source(helpers: Iterable[Any]) -> list[str]:

@@ -15,6 +15,7 @@ import itertools
 import keyword
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from archspec.ops import BatchNorm
@@ -36,8 +37,8 @@ class Namespace:
 
     def __init__(self, reserved: Iterable[str] = (), attributes: bool = False):
         self._taken = set(reserved) | set(keyword.kwlist) | set(keyword.softkwlist)
-        if not attributes:
-            self._taken |= set(dir(_builtins))
+        if not attributes:  # nor the names that formatters refuse as ambiguous (l, O, I)
+            self._taken |= set(dir(_builtins)) | {"l", "O", "I"}
         self._suffixes = ("", "_") if attributes else ("",)
         self._given: dict[str, str] = {}
 
@@ -96,11 +97,13 @@ def literal(value: Any) -> str:
     if value is None or isinstance(value, (bool, int)):
         return repr(value)
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
+        if value != value:
             raise ValueError(f"cannot emit the non-finite number {value!r}")
+        if value in (float("inf"), float("-inf")):  # a max pool's padding, never a spec's number
+            return f'float("{value}")'
         return repr(value)
     if isinstance(value, str):
-        return repr(value)
+        return _quoted(value)
     if isinstance(value, (tuple, list)):
         items = ", ".join(literal(v) for v in value)
         return (
@@ -109,6 +112,14 @@ def literal(value: Any) -> str:
             else (f"({items})" if isinstance(value, tuple) else f"[{items}]")
         )
     raise TypeError(f"cannot emit a {type(value).__name__} as a literal")
+
+
+def _quoted(text: str) -> str:
+    """repr's escaping in double quotes, as formatters write strings, where the text has none."""
+    escaped = repr(text)
+    if escaped.startswith("'") and '"' not in text:
+        return '"' + escaped[1:-1] + '"'
+    return escaped
 
 
 def word(text: str) -> str:
@@ -151,10 +162,22 @@ class Constants:
         return literal(value)
 
     def source(self) -> str:
-        return "".join(f"{name} = {value}\n" for name, value in self.lines.items())
+        return "".join(self._line(name, value) for name, value in self.lines.items())
+
+    @staticmethod
+    def _line(name: str, value: str) -> str:
+        """`NAME = value`, laid out as `layout` lays out a call; a generator of names too long
+        for one line on a line of its own."""
+        line = f"{name} = {value}\n"
+        if len(line) <= LINE + 1 or "\n" in value:
+            return line
+        if value.startswith("tuple(f"):
+            return f"{name} = tuple(\n    {value[len('tuple(') : -1]}\n)\n"
+        return wrap_call("", f"{name} = ", value)
 
 
-LINE = 120  # the longest line generated code has, ruff's limit in this project
+LINE = 88  # the longest line generated code has: the default of ruff and black, so that a
+# generated file is already formatted as a project that formats its code expects
 
 
 def wrap(indent: str, head: str, args: list[str], tail: str = ")") -> str:
@@ -169,14 +192,56 @@ def wrap(indent: str, head: str, args: list[str], tail: str = ")") -> str:
     return f"{indent}{head}\n" + "".join(f"{inner}{arg},\n" for arg in args) + f"{indent}{tail}\n"
 
 
+@dataclass(frozen=True)
+class Bracketed:
+    """An expression that opens a bracket, lists items and closes it (`f(a, b=c)`, `{"k": v}`),
+    for `layout`. Each item is a prefix (`b=`, `"k": `, or "") and an expression."""
+
+    opening: str
+    items: list[tuple[str, Bracketed | str]]
+    closing: str
+
+    def flat(self) -> str:
+        return self.opening + ", ".join(p + flat(e) for p, e in self.items) + self.closing
+
+
+def flat(expression: Bracketed | str) -> str:
+    return expression.flat() if isinstance(expression, Bracketed) else expression
+
+
+def layout(indent: str, prefix: str, expression: Bracketed | str, suffix: str = "") -> str:
+    """`{indent}{prefix}{expression}{suffix}` as ruff and black lay it out: on one line where it
+    fits; else a sole bracketed item on lines of its own; else the items on one line of their
+    own where they fit; else one item a line, each with a trailing comma."""
+    line = indent + prefix + flat(expression) + suffix
+    if len(line) <= LINE or not isinstance(expression, Bracketed):
+        return line + "\n"
+    inner = indent + "    "
+    head = f"{indent}{prefix}{expression.opening}\n"
+    tail = f"{indent}{expression.closing}{suffix}\n"
+    items = expression.items
+    if len(items) == 1 and not items[0][0] and isinstance(items[0][1], Bracketed):
+        return head + layout(inner, "", items[0][1]) + tail
+    hugged = inner + ", ".join(p + flat(e) for p, e in items)
+    if len(hugged) <= LINE:
+        return head + hugged + "\n" + tail
+    return head + "".join(layout(inner, p, e, ",") for p, e in items) + tail
+
+
+def bracketed(expression: str) -> Bracketed | str:
+    """A call written by the generator (`ConvBnAct(...)`), its arguments and theirs found with
+    Python's own parser (so that no comma inside a literal splits one); other text as it is."""
+    parsed = ast.parse(expression, mode="eval").body
+    if not isinstance(parsed, ast.Call) or any(isinstance(a, ast.GeneratorExp) for a in parsed.args):
+        return expression  # a generator's own parentheses are the call's
+    segment = functools.partial(ast.get_source_segment, expression)
+    items: list[tuple[str, Bracketed | str]] = [("", bracketed(segment(a) or "")) for a in parsed.args]
+    for k in parsed.keywords:
+        items.append((f"{k.arg}=" if k.arg else "**", bracketed(segment(k.value) or "")))
+    return Bracketed(f"{segment(parsed.func)}(", items, ")")
+
+
 def wrap_call(indent: str, prefix: str, call: str, suffix: str = "") -> str:
-    """`{indent}{prefix}{call}{suffix}` for a call written by the generator (`ConvBnAct(...)`), its
-    arguments on lines of their own where the line would be too long (found with Python's own
-    parser, so that no comma inside a literal splits one)."""
-    parsed = ast.parse(call, mode="eval").body
-    if len(indent + prefix + call + suffix) <= LINE or not isinstance(parsed, ast.Call):
-        return f"{indent}{prefix}{call}{suffix}\n"
-    segment = functools.partial(ast.get_source_segment, call)
-    args = [segment(a) or "" for a in parsed.args]
-    args += [f"{k.arg}={segment(k.value)}" if k.arg else f"**{segment(k.value)}" for k in parsed.keywords]
-    return wrap(indent, f"{prefix}{segment(parsed.func)}(", args, ")" + suffix)
+    """`{indent}{prefix}{call}{suffix}` for a call written by the generator, laid out as `layout`
+    lays it out."""
+    return layout(indent, prefix, bracketed(call), suffix)

@@ -101,6 +101,7 @@ class Expansion:
     chosen_at: Pos | None = None
     preprocess: Preprocess | None = None
     warnings: tuple[Diagnostic, ...] = ()  # values a variant or override sets that change nothing
+    arguments: tuple[tuple[str, Any], ...] = ()  # the top-level params' values, by name
 
 
 class _Abandon(Exception):
@@ -203,7 +204,8 @@ class _Expander:
         resolved = tuple(name for name in (self._resolve(o) for o in outputs) if name)
         name = str(self.doc.get("name", default_name))
         warnings = self._unused(changed)
-        return Expansion(name, nodes, resolved, tuple(self.steps), chosen_at, self.preprocess, warnings)
+        arguments = tuple((key, bound.value) for key, bound in self.globals.items())
+        return Expansion(name, nodes, resolved, tuple(self.steps), chosen_at, self.preprocess, warnings, arguments)
 
     def _unused(self, changed: Callable[[Pos], bool]) -> tuple[Diagnostic, ...]:
         """Warnings for the parameter values a variant or override changed that nothing uses: a

@@ -61,7 +61,9 @@ _DIGITS = "[0-9]{1,16}"  # a size written in 'HxW' text: ASCII digits, never a h
 
 
 def _pair(value: Any) -> tuple[int, int]:
-    if isinstance(value, str) and (m := re.fullmatch(rf"\s*({_DIGITS})\s*x\s*({_DIGITS})\s*", value)):
+    if isinstance(value, str) and (
+        m := re.fullmatch(rf"\s*({_DIGITS})\s*x\s*({_DIGITS})\s*", value)
+    ):
         pair = (int(m.group(1)), int(m.group(2)))
     elif isinstance(value, list) and len(value) == 2:
         pair = (value[0], value[1])
@@ -70,7 +72,9 @@ def _pair(value: Any) -> tuple[int, int]:
     try:
         return (_positive_int(pair[0]), _positive_int(pair[1]))
     except AttrError:
-        raise AttrError(f"must be a positive integer, 'HxW' or [H, W], got {shown(value)}") from None
+        raise AttrError(
+            f"must be a positive integer, 'HxW' or [H, W], got {shown(value)}"
+        ) from None
 
 
 def _padding(value: Any) -> str | tuple[int, int, int, int]:
@@ -81,7 +85,9 @@ def _padding(value: Any) -> str | tuple[int, int, int, int]:
     sides = [value] * 4 if not isinstance(value, list) else value
     if isinstance(value, list) and len(value) == 2:
         sides = [value[0], value[0], value[1], value[1]]
-    ok = len(sides) == 4 and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in sides)
+    ok = len(sides) == 4 and all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in sides
+    )
     if not ok or not all(within_budget(v) for v in sides):
         raise AttrError(
             f"must be same, valid, a non-negative integer, [ph, pw] or [top, bottom, left, right], got {shown(value)}"
@@ -128,11 +134,17 @@ def _non_negative_int(value: Any) -> int:
 
 
 def _non_negative_pair(value: Any) -> tuple[int, int]:
-    pair = (value[0], value[1]) if isinstance(value, list) and len(value) == 2 else (value, value)
+    pair = (
+        (value[0], value[1])
+        if isinstance(value, list) and len(value) == 2
+        else (value, value)
+    )
     try:
         return (_non_negative_int(pair[0]), _non_negative_int(pair[1]))
     except AttrError:
-        raise AttrError(f"must be a non-negative integer or [H, W], got {shown(value)}") from None
+        raise AttrError(
+            f"must be a non-negative integer or [H, W], got {shown(value)}"
+        ) from None
 
 
 def _non_negative_number(value: Any) -> float:
@@ -155,18 +167,26 @@ def _batch_norm(value: Any) -> BatchNorm | None:
     if value is True:
         return BatchNorm()
     if not isinstance(value, dict):
-        raise AttrError(f"must be true, false or a mapping of eps, momentum, scale, center; got {shown(value)}")
+        raise AttrError(
+            f"must be true, false or a mapping of eps, momentum, scale, center; got {shown(value)}"
+        )
     eps = _number(value.get("eps", BatchNorm.eps))
     momentum = _number(value.get("momentum", BatchNorm.momentum))
     if eps <= 0 or not 0.0 <= momentum <= 1.0:
-        raise AttrError(f"needs eps > 0 and momentum in [0, 1], got eps={eps}, momentum={momentum}")
+        raise AttrError(
+            f"needs eps > 0 and momentum in [0, 1], got eps={eps}, momentum={momentum}"
+        )
     scale = _bool(value.get("scale", True))
     center = _bool(value.get("center", True))
     return BatchNorm(eps, momentum, scale, center)
 
 
 def _shape(value: Any) -> tuple[int, int, int]:
-    if isinstance(value, str) and (m := re.fullmatch(rf"\s*({_DIGITS})\s*x\s*({_DIGITS})\s*x\s*({_DIGITS})\s*", value)):
+    if isinstance(value, str) and (
+        m := re.fullmatch(
+            rf"\s*({_DIGITS})\s*x\s*({_DIGITS})\s*x\s*({_DIGITS})\s*", value
+        )
+    ):
         value = [int(g) for g in m.groups()]
     if not isinstance(value, list) or len(value) != 3:
         raise AttrError(f"must be [H, W, C] or 'HxWxC', got {shown(value)}")
@@ -248,9 +268,13 @@ def canonical_attrs(
     for key, default in defaults.items():
         value = given.get(key, default)
         if value is REQUIRED:
-            problems[key] = f"this {op} step needs '{key}', here or under defaults: {{{op}: {{{key}: ...}}}}"
+            problems[key] = (
+                f"this {op} step needs '{key}', here or under defaults: {{{op}: {{{key}: ...}}}}"
+            )
             continue
-        if value is None and key in given:  # `~`, or a parameter whose default `~` nothing replaced
+        if (
+            value is None and key in given
+        ):  # `~`, or a parameter whose default `~` nothing replaced
             problems[key] = f"'{key}' has no value (null)"
             continue
         if value is None:  # a derived default, settled below
@@ -260,6 +284,8 @@ def canonical_attrs(
             attrs[key] = NORMALIZE[key](value)
         except AttrError as exc:
             problems[key] = f"'{key}' {exc}"
-    if "bias" in attrs and attrs["bias"] is None:  # a bias only when no batch norm absorbs it
+    if (
+        "bias" in attrs and attrs["bias"] is None
+    ):  # a bias only when no batch norm absorbs it
         attrs["bias"] = attrs.get("bn") is None
     return attrs, problems

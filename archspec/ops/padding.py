@@ -20,7 +20,9 @@ def same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def axis_pads(size: int, kernel: int, stride: int, padding: Padding, axis: int) -> tuple[int, int]:
+def axis_pads(
+    size: int, kernel: int, stride: int, padding: Padding, axis: int
+) -> tuple[int, int]:
     """(before, after) padding along one axis (0: height, 1: width)."""
     if padding == "same":
         return same_pads(size, kernel, stride)
@@ -30,7 +32,13 @@ def axis_pads(size: int, kernel: int, stride: int, padding: Padding, axis: int) 
     return padding[2 * axis], padding[2 * axis + 1]
 
 
-def output_size(size: int, kernel: int, stride: int, padding: str | tuple[int, int], ceil_mode: bool = False) -> int:
+def output_size(
+    size: int,
+    kernel: int,
+    stride: int,
+    padding: str | tuple[int, int],
+    ceil_mode: bool = False,
+) -> int:
     """Output length along one axis with `same`, `valid` or (before, after) pads; < 1 means the
     kernel does not fit."""
     if padding == "same":
@@ -42,12 +50,15 @@ def output_size(size: int, kernel: int, stride: int, padding: str | tuple[int, i
     if not ceil_mode:
         return span // stride + 1
     out = -(-span // stride) + 1
-    if (out - 1) * stride >= size + before:  # the last window would start in the padding after
+    # the last window would start in the padding after
+    if (out - 1) * stride >= size + before:
         out -= 1
     return out
 
 
-def window_pads(size: int, kernel: int, stride: int, padding: Padding, axis: int, ceil_mode: bool) -> tuple[int, int]:
+def window_pads(
+    size: int, kernel: int, stride: int, padding: Padding, axis: int, ceil_mode: bool
+) -> tuple[int, int]:
     """(before, after) padding after which a plain floor-mode window pass over the padded axis
     gives exactly this padding's output size. `after` may be more than the declared padding (the
     reach of ceil_mode's last window) or negative (input cells that no window reaches, cropped)."""

@@ -7,16 +7,15 @@ Keras reference weights.
 
 `live` is the model (the source `codegen` writes, run), `weights` its neutral weights, `reference`
 the weights of Keras Applications' models, `layers` the helpers the written file holds, `export`
-its files for other runtimes. Keras runs on TensorFlow here: the backend is chosen before Keras is
-first imported, unless KERAS_BACKEND says otherwise.
+its files for other runtimes. Keras runs on TensorFlow here: `startup` chooses the backend before
+Keras is first imported, unless KERAS_BACKEND says otherwise, and keeps TensorFlow's start-up log
+lines out of standard error.
 """
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-
+# First, before anything imports Keras: Keras's backend is chosen and TensorFlow imported quietly.
+from archspec.backends.tensorflow import startup  # noqa: F401
 from archspec.backends.tensorflow.codegen import layer_name
 from archspec.backends.tensorflow.live import build, spec_of
 from archspec.backends.tensorflow.reference import load_reference_weights

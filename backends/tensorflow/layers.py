@@ -27,7 +27,9 @@ from archspec.ops.padding import Padding, axis_pads, output_size, same_pads, win
 
 BN_SUFFIX = "-bn"  # the batch norm after a conv
 ACT_SUFFIX = "-act"  # the activation after a conv, dense or add
-PAD_SUFFIX = "-pad"  # the explicit padding before a conv or an average pool that counts it
+PAD_SUFFIX = (
+    "-pad"  # the explicit padding before a conv or an average pool that counts it
+)
 RESHAPE_SUFFIX = "-reshape"  # a vector gate made 1x1xC before a multiply
 # Where keras.saving finds ScaledAdd when it loads a model. Generated files (and so live models)
 # register their copy, the same source, under the same name.
@@ -35,7 +37,10 @@ PACKAGE = "archspec"
 # Where each neutral role lives: Keras names its variables by those roles, in the node's main layer
 # or its batch norm ("-bn/gamma").
 BN_ROLES = ("gamma", "beta", "moving_mean", "moving_variance")
-MAIN_LAYER = {role: f"/{role}" for role in ("kernel", "depthwise_kernel", "pointwise_kernel", "bias")}
+MAIN_LAYER = {
+    role: f"/{role}"
+    for role in ("kernel", "depthwise_kernel", "pointwise_kernel", "bias")
+}
 CONV_WEIGHTS = {**MAIN_LAYER, **{role: f"{BN_SUFFIX}/{role}" for role in BN_ROLES}}
 
 
@@ -51,7 +56,11 @@ class ScaledAdd(layers.Layer):  # type: ignore[misc]
 
     def call(self, inputs: list[keras.KerasTensor]) -> keras.KerasTensor:
         shortcut, residual = inputs
-        return shortcut + residual * self.scale if self.scale != 1.0 else shortcut + residual
+        return (
+            shortcut + residual * self.scale
+            if self.scale != 1.0
+            else shortcut + residual
+        )
 
     def get_config(self) -> dict[str, object]:
         config: dict[str, object] = super().get_config()
@@ -61,7 +70,11 @@ class ScaledAdd(layers.Layer):  # type: ignore[misc]
 @emits()
 def keras_activation(fn: str) -> str:
     """Keras's name of an activation of the spec, where the two differ (the functions are the same)."""
-    return {"hardswish": "hard_silu", "hardsigmoid": "hard_sigmoid", "hardtanh": "hard_tanh"}.get(fn, fn)
+    return {
+        "hardswish": "hard_silu",
+        "hardsigmoid": "hard_sigmoid",
+        "hardtanh": "hard_tanh",
+    }.get(fn, fn)
 
 
 @emits(uses=(keras_activation,))
@@ -75,23 +88,33 @@ def activate(x: keras.KerasTensor, activation: str, name: str) -> keras.KerasTen
 
 
 @emits(uses=(BatchNorm, activate))
-def normalize_activate(x: keras.KerasTensor, bn: BatchNorm | None, activation: str, name: str) -> keras.KerasTensor:
+def normalize_activate(
+    x: keras.KerasTensor, bn: BatchNorm | None, activation: str, name: str
+) -> keras.KerasTensor:
     """The batch norm and activation after a node's main layer. Keras's batch-norm momentum is
     the weight of the old statistic, the complement of the IR's (PyTorch's)."""
     if bn is not None:
         x = layers.BatchNormalization(
-            epsilon=bn.eps, momentum=1.0 - bn.momentum, scale=bn.scale, center=bn.center, name=name + BN_SUFFIX
+            epsilon=bn.eps,
+            momentum=1.0 - bn.momentum,
+            scale=bn.scale,
+            center=bn.center,
+            name=name + BN_SUFFIX,
         )(x)
     return activate(x, activation, name)
 
 
 @emits()
-def explicit_padding(x: keras.KerasTensor, padding: Padding, name: str) -> tuple[keras.KerasTensor, str]:
+def explicit_padding(
+    x: keras.KerasTensor, padding: Padding, name: str
+) -> tuple[keras.KerasTensor, str]:
     """Explicit pads as a zero-padding layer before a valid conv; same and valid as they are."""
     if isinstance(padding, str):
         return x, padding
     top, bottom, left, right = padding
-    return layers.ZeroPadding2D(((top, bottom), (left, right)), name=name + PAD_SUFFIX)(x), "valid"
+    return layers.ZeroPadding2D(((top, bottom), (left, right)), name=name + PAD_SUFFIX)(
+        x
+    ), "valid"
 
 
 @emits("conv", uses=(explicit_padding, normalize_activate), weights=CONV_WEIGHTS)
@@ -112,7 +135,14 @@ def conv_bn_act(
     """Conv, then optional batch norm, then activation."""
     x, padding = explicit_padding(x, padding, name)
     conv = layers.Conv2D(
-        filters, kernel, stride, padding, dilation_rate=dilation, groups=groups, use_bias=bias, name=name
+        filters,
+        kernel,
+        stride,
+        padding,
+        dilation_rate=dilation,
+        groups=groups,
+        use_bias=bias,
+        name=name,
     )
     return normalize_activate(conv(x), bn, activation, name)
 
@@ -123,7 +153,12 @@ class CroppedConv2DTranspose(layers.Conv2DTranspose):  # type: ignore[misc]
     """Keras's Conv2DTranspose, then `crop` cells (top, bottom, left, right) cut off its output:
     PyTorch's `padding` of a transposed conv, in the one layer that holds the node's weights."""
 
-    def __init__(self, *args: object, crop: tuple[int, int, int, int] = (0, 0, 0, 0), **kwargs: object) -> None:
+    def __init__(
+        self,
+        *args: object,
+        crop: tuple[int, int, int, int] = (0, 0, 0, 0),
+        **kwargs: object,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.crop = tuple(crop)
 
@@ -132,7 +167,9 @@ class CroppedConv2DTranspose(layers.Conv2DTranspose):  # type: ignore[misc]
         top, bottom, left, right = self.crop
         return y[:, top : y.shape[1] - bottom, left : y.shape[2] - right, :]
 
-    def compute_output_shape(self, shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+    def compute_output_shape(
+        self, shape: tuple[int | None, ...]
+    ) -> tuple[int | None, ...]:
         n, height, width, channels = super().compute_output_shape(shape)
         top, bottom, left, right = self.crop
         return (n, height - top - bottom, width - left - right, channels)
@@ -142,7 +179,11 @@ class CroppedConv2DTranspose(layers.Conv2DTranspose):  # type: ignore[misc]
         return {**config, "crop": self.crop}
 
 
-@emits("conv_transpose", uses=(CroppedConv2DTranspose, normalize_activate), weights=CONV_WEIGHTS)
+@emits(
+    "conv_transpose",
+    uses=(CroppedConv2DTranspose, normalize_activate),
+    weights=CONV_WEIGHTS,
+)
 def conv_transpose_bn_act(
     x: keras.KerasTensor,
     filters: int,
@@ -161,12 +202,21 @@ def conv_transpose_bn_act(
     from both ends of each axis; then optional batch norm and activation."""
     crop = (0, 0, 0, 0) if isinstance(padding, str) else padding
     conv = CroppedConv2DTranspose(
-        filters, kernel, stride, "valid", output_padding=output_padding, use_bias=bias, crop=crop, name=name
+        filters,
+        kernel,
+        stride,
+        "valid",
+        output_padding=output_padding,
+        use_bias=bias,
+        crop=crop,
+        name=name,
     )
     return normalize_activate(conv(x), bn, activation, name)
 
 
-@emits("separable_conv", uses=(explicit_padding, normalize_activate), weights=CONV_WEIGHTS)
+@emits(
+    "separable_conv", uses=(explicit_padding, normalize_activate), weights=CONV_WEIGHTS
+)
 def separable_conv_bn_act(
     x: keras.KerasTensor,
     filters: int,
@@ -183,23 +233,44 @@ def separable_conv_bn_act(
     """SeparableConv2D, then optional batch norm, then activation."""
     x, padding = explicit_padding(x, padding, name)
     conv = layers.SeparableConv2D(
-        filters, kernel, stride, padding, depth_multiplier=depth_multiplier, use_bias=bias, name=name
+        filters,
+        kernel,
+        stride,
+        padding,
+        depth_multiplier=depth_multiplier,
+        use_bias=bias,
+        name=name,
     )
     return normalize_activate(conv(x), bn, activation, name)
 
 
-@emits("batch_norm", uses=(BatchNorm, activate), weights={role: f"/{role}" for role in BN_ROLES})
-def batch_norm_act(x: keras.KerasTensor, bn: BatchNorm, activation: str = "none", *, name: str) -> keras.KerasTensor:
+@emits(
+    "batch_norm",
+    uses=(BatchNorm, activate),
+    weights={role: f"/{role}" for role in BN_ROLES},
+)
+def batch_norm_act(
+    x: keras.KerasTensor, bn: BatchNorm, activation: str = "none", *, name: str
+) -> keras.KerasTensor:
     """Batch norm on its own, then an activation (the momentum as in normalize_activate)."""
     x = layers.BatchNormalization(
-        epsilon=bn.eps, momentum=1.0 - bn.momentum, scale=bn.scale, center=bn.center, name=name
+        epsilon=bn.eps,
+        momentum=1.0 - bn.momentum,
+        scale=bn.scale,
+        center=bn.center,
+        name=name,
     )(x)
     return activate(x, activation, name)
 
 
 @emits("dense", uses=(activate,), weights=MAIN_LAYER)
 def dense(
-    x: keras.KerasTensor, units: int, bias: bool = True, activation: str = "none", *, name: str
+    x: keras.KerasTensor,
+    units: int,
+    bias: bool = True,
+    activation: str = "none",
+    *,
+    name: str,
 ) -> keras.KerasTensor:
     return activate(layers.Dense(units, use_bias=bias, name=name)(x), activation, name)
 
@@ -211,7 +282,9 @@ def layer_norm(x: keras.KerasTensor, eps: float, *, name: str) -> keras.KerasTen
 
 
 @emits("group_norm", weights={"gamma": "/gamma", "beta": "/beta"})
-def group_norm(x: keras.KerasTensor, groups: int, eps: float, *, name: str) -> keras.KerasTensor:
+def group_norm(
+    x: keras.KerasTensor, groups: int, eps: float, *, name: str
+) -> keras.KerasTensor:
     return layers.GroupNormalization(groups=groups, epsilon=eps, name=name)(x)
 
 
@@ -226,7 +299,9 @@ class LayerScale(layers.Layer):  # type: ignore[misc]
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         self.gamma = self.add_weight(
-            shape=(input_shape[-1],), initializer=keras.initializers.Constant(self.init), name="gamma"
+            shape=(input_shape[-1],),
+            initializer=keras.initializers.Constant(self.init),
+            name="gamma",
         )
 
     def call(self, x: keras.KerasTensor) -> keras.KerasTensor:
@@ -245,7 +320,9 @@ def layer_scale(x: keras.KerasTensor, init: float, *, name: str) -> keras.KerasT
 @emits("drop_path")
 def drop_path(x: keras.KerasTensor, rate: float, *, name: str) -> keras.KerasTensor:
     """Stochastic depth: dropout whose mask is one value per image (broadcast over the rest)."""
-    return layers.Dropout(rate, noise_shape=(None,) + (1,) * (len(x.shape) - 1), name=name)(x)
+    return layers.Dropout(
+        rate, noise_shape=(None,) + (1,) * (len(x.shape) - 1), name=name
+    )(x)
 
 
 @emits("dropout")
@@ -254,7 +331,9 @@ def dropout(x: keras.KerasTensor, rate: float, *, name: str) -> keras.KerasTenso
 
 
 @emits("activation", uses=(keras_activation,))
-def activation(x: keras.KerasTensor, fn: str, slope: float = 0.01, *, name: str) -> keras.KerasTensor:
+def activation(
+    x: keras.KerasTensor, fn: str, slope: float = 0.01, *, name: str
+) -> keras.KerasTensor:
     if fn == "leaky_relu":
         return layers.LeakyReLU(negative_slope=slope, name=name)(x)
     return layers.Activation(keras_activation(fn), name=name)(x)
@@ -287,11 +366,17 @@ class AdaptiveAvgPool(layers.Layer):  # type: ignore[misc]
         self.size = tuple(size)
 
     def call(self, x: keras.KerasTensor) -> keras.KerasTensor:
-        rows = keras.ops.convert_to_tensor(adaptive_window(x.shape[1], self.size[0]), dtype=x.dtype)
-        columns = keras.ops.convert_to_tensor(adaptive_window(x.shape[2], self.size[1]), dtype=x.dtype)
+        rows = keras.ops.convert_to_tensor(
+            adaptive_window(x.shape[1], self.size[0]), dtype=x.dtype
+        )
+        columns = keras.ops.convert_to_tensor(
+            adaptive_window(x.shape[2], self.size[1]), dtype=x.dtype
+        )
         return keras.ops.einsum("hi,wj,nijc->nhwc", rows, columns, x)
 
-    def compute_output_shape(self, shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+    def compute_output_shape(
+        self, shape: tuple[int | None, ...]
+    ) -> tuple[int | None, ...]:
         return (shape[0], *self.size, shape[3])
 
     def get_config(self) -> dict[str, object]:
@@ -300,12 +385,16 @@ class AdaptiveAvgPool(layers.Layer):  # type: ignore[misc]
 
 
 @emits("adaptive_avgpool", uses=(AdaptiveAvgPool,))
-def adaptive_avgpool(x: keras.KerasTensor, size: tuple[int, int], *, name: str) -> keras.KerasTensor:
+def adaptive_avgpool(
+    x: keras.KerasTensor, size: tuple[int, int], *, name: str
+) -> keras.KerasTensor:
     return AdaptiveAvgPool(size, name=name)(x)
 
 
 @emits("global_avgpool")
-def global_avgpool(x: keras.KerasTensor, keepdims: bool = False, *, name: str) -> keras.KerasTensor:
+def global_avgpool(
+    x: keras.KerasTensor, keepdims: bool = False, *, name: str
+) -> keras.KerasTensor:
     return layers.GlobalAveragePooling2D(keepdims=keepdims, name=name)(x)
 
 
@@ -316,11 +405,23 @@ def flatten(x: keras.KerasTensor, *, name: str) -> keras.KerasTensor:
 
 
 @emits()
-def pad_or_crop(x: keras.KerasTensor, top: int, bottom: int, left: int, right: int, value: float) -> keras.KerasTensor:
+def pad_or_crop(
+    x: keras.KerasTensor, top: int, bottom: int, left: int, right: int, value: float
+) -> keras.KerasTensor:
     """x padded with `value` by each amount (NHWC), or cropped where an amount is negative."""
     height, width = x.shape[1], x.shape[2]
-    x = x[:, max(-top, 0) : height - max(-bottom, 0), max(-left, 0) : width - max(-right, 0), :]
-    pads = [[0, 0], [max(top, 0), max(bottom, 0)], [max(left, 0), max(right, 0)], [0, 0]]
+    x = x[
+        :,
+        max(-top, 0) : height - max(-bottom, 0),
+        max(-left, 0) : width - max(-right, 0),
+        :,
+    ]
+    pads = [
+        [0, 0],
+        [max(top, 0), max(bottom, 0)],
+        [max(left, 0), max(right, 0)],
+        [0, 0],
+    ]
     return keras.ops.pad(x, pads, constant_values=value)
 
 
@@ -345,31 +446,65 @@ class WindowPool(layers.Layer):  # type: ignore[misc]
         super().__init__(**kwargs)
         self.mode, self.kernel, self.stride = mode, tuple(kernel), tuple(stride)
         top, bottom, left, right = (0, 0, 0, 0) if isinstance(padding, str) else padding
-        self.padding: Padding = padding if isinstance(padding, str) else (top, bottom, left, right)
+        self.padding: Padding = (
+            padding if isinstance(padding, str) else (top, bottom, left, right)
+        )
         self.include_padding, self.ceil_mode = include_padding, ceil_mode
 
     def call(self, x: keras.KerasTensor) -> keras.KerasTensor:
         height, width = x.shape[1], x.shape[2]
-        top, bottom = window_pads(height, self.kernel[0], self.stride[0], self.padding, 0, self.ceil_mode)
-        left, right = window_pads(width, self.kernel[1], self.stride[1], self.padding, 1, self.ceil_mode)
+        top, bottom = window_pads(
+            height, self.kernel[0], self.stride[0], self.padding, 0, self.ceil_mode
+        )
+        left, right = window_pads(
+            width, self.kernel[1], self.stride[1], self.padding, 1, self.ceil_mode
+        )
         if self.mode == "max":
             padded = pad_or_crop(x, top, bottom, left, right, float("-inf"))
             return keras.ops.max_pool(padded, self.kernel, self.stride, "valid")
-        total = keras.ops.average_pool(pad_or_crop(x, top, bottom, left, right, 0.0), self.kernel, self.stride, "valid")
-        declared_top, declared_bottom = axis_pads(height, self.kernel[0], self.stride[0], self.padding, 0)
-        declared_left, declared_right = axis_pads(width, self.kernel[1], self.stride[1], self.padding, 1)
-        if self.include_padding and (bottom, right) == (declared_bottom, declared_right):
+        total = keras.ops.average_pool(
+            pad_or_crop(x, top, bottom, left, right, 0.0),
+            self.kernel,
+            self.stride,
+            "valid",
+        )
+        declared_top, declared_bottom = axis_pads(
+            height, self.kernel[0], self.stride[0], self.padding, 0
+        )
+        declared_left, declared_right = axis_pads(
+            width, self.kernel[1], self.stride[1], self.padding, 1
+        )
+        if self.include_padding and (bottom, right) == (
+            declared_bottom,
+            declared_right,
+        ):
             return total
         ones = keras.ops.ones((1, height, width, 1), dtype=x.dtype)
         value = 1.0 if self.include_padding else 0.0
-        counted = pad_or_crop(ones, declared_top, declared_bottom, declared_left, declared_right, value)
-        counted = pad_or_crop(counted, 0, bottom - declared_bottom, 0, right - declared_right, 0.0)
-        return total / keras.ops.average_pool(counted, self.kernel, self.stride, "valid")
+        counted = pad_or_crop(
+            ones, declared_top, declared_bottom, declared_left, declared_right, value
+        )
+        counted = pad_or_crop(
+            counted, 0, bottom - declared_bottom, 0, right - declared_right, 0.0
+        )
+        return total / keras.ops.average_pool(
+            counted, self.kernel, self.stride, "valid"
+        )
 
     def get_config(self) -> dict[str, object]:
         config: dict[str, object] = super().get_config()
-        options = {"mode": self.mode, "kernel": self.kernel, "stride": self.stride, "padding": self.padding}
-        return {**config, **options, "include_padding": self.include_padding, "ceil_mode": self.ceil_mode}
+        options = {
+            "mode": self.mode,
+            "kernel": self.kernel,
+            "stride": self.stride,
+            "padding": self.padding,
+        }
+        return {
+            **config,
+            **options,
+            "include_padding": self.include_padding,
+            "ceil_mode": self.ceil_mode,
+        }
 
 
 @emits("maxpool", uses=(WindowPool,))
@@ -401,29 +536,42 @@ def avg_pool(
     """Keras's same-padded average pool leaves padded cells out of the average, as TensorFlow
     does; counting them (`include_padding`) takes explicit zero padding and a valid pool."""
     if not isinstance(padding, str) or ceil_mode:
-        return WindowPool("avg", kernel, stride, padding, include_padding, ceil_mode, name=name)(x)
+        return WindowPool(
+            "avg", kernel, stride, padding, include_padding, ceil_mode, name=name
+        )(x)
     if padding == "valid" or not include_padding:
         return layers.AveragePooling2D(kernel, stride, padding, name=name)(x)
     height, width = x.shape[1], x.shape[2]
     if height is None or width is None:
-        raise ValueError(f"average pool '{name}' counts padding and needs a static input size, got {x.shape}")
-    pads = (same_pads(height, kernel[0], stride[0]), same_pads(width, kernel[1], stride[1]))
+        raise ValueError(
+            f"average pool '{name}' counts padding and needs a static input size, got {x.shape}"
+        )
+    pads = (
+        same_pads(height, kernel[0], stride[0]),
+        same_pads(width, kernel[1], stride[1]),
+    )
     if pads != ((0, 0), (0, 0)):
         x = layers.ZeroPadding2D(pads, name=name + PAD_SUFFIX)(x)
     return layers.AveragePooling2D(kernel, stride, "valid", name=name)(x)
 
 
 @emits("channel_shuffle")
-def channel_shuffle(x: keras.KerasTensor, groups: int, *, name: str) -> keras.KerasTensor:
+def channel_shuffle(
+    x: keras.KerasTensor, groups: int, *, name: str
+) -> keras.KerasTensor:
     """The channels in `groups` groups, interleaved: channel j of group i goes to j * groups + i."""
     height, width, channels = x.shape[1], x.shape[2], x.shape[3]
-    x = layers.Reshape((height, width, groups, channels // groups), name=name + "-groups")(x)
+    x = layers.Reshape(
+        (height, width, groups, channels // groups), name=name + "-groups"
+    )(x)
     x = layers.Permute((1, 2, 4, 3), name=name + "-interleave")(x)
     return layers.Reshape((height, width, channels), name=name)(x)
 
 
 @emits()
-def resize_taps(n: int, m: int, mode: str, align_corners: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def resize_taps(
+    n: int, m: int, mode: str, align_corners: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each of the m cells of an axis resized from n cells: the two source cells it reads and
     the weight of the second, as PyTorch's interpolate finds them (in its float32 arithmetic)."""
     d = np.arange(m, dtype=np.float32)
@@ -434,9 +582,16 @@ def resize_taps(n: int, m: int, mode: str, align_corners: bool) -> tuple[np.ndar
     if align_corners:
         source = d * (np.float32(n - 1) / np.float32(m - 1) if m > 1 else np.float32(0))
     else:
-        source = np.maximum(np.float32(n) / np.float32(m) * (d + np.float32(0.5)) - np.float32(0.5), np.float32(0))
+        source = np.maximum(
+            np.float32(n) / np.float32(m) * (d + np.float32(0.5)) - np.float32(0.5),
+            np.float32(0),
+        )
     low = source.astype(np.int64)  # the floor: the source is never negative
-    return low, np.minimum(low + 1, n - 1), np.clip(source - low, 0, 1).astype(np.float32)
+    return (
+        low,
+        np.minimum(low + 1, n - 1),
+        np.clip(source - low, 0, 1).astype(np.float32),
+    )
 
 
 @emits(uses=(resize_taps,))
@@ -480,11 +635,15 @@ class Resize(layers.Layer):  # type: ignore[misc]
                 continue
             shape = [1, 1, 1, 1]
             shape[axis] = m
-            weight = keras.ops.reshape(keras.ops.convert_to_tensor(weight, dtype=x.dtype), shape)
+            weight = keras.ops.reshape(
+                keras.ops.convert_to_tensor(weight, dtype=x.dtype), shape
+            )
             x = near * (1.0 - weight) + keras.ops.take(x, high, axis=axis) * weight
         return x
 
-    def compute_output_shape(self, shapes: list[tuple[int | None, ...]]) -> tuple[int | None, ...]:
+    def compute_output_shape(
+        self, shapes: list[tuple[int | None, ...]]
+    ) -> tuple[int | None, ...]:
         n, height, width, channels = shapes[0]
         if len(shapes) > 1:
             return (n, shapes[1][1], shapes[1][2], channels)
@@ -523,7 +682,9 @@ class ChannelSlice(layers.Layer):  # type: ignore[misc]
     def call(self, x: keras.KerasTensor) -> keras.KerasTensor:
         return x[..., self.start : self.stop]
 
-    def compute_output_shape(self, shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+    def compute_output_shape(
+        self, shape: tuple[int | None, ...]
+    ) -> tuple[int | None, ...]:
         return (*shape[:-1], self.stop - self.start)
 
     def get_config(self) -> dict[str, object]:
@@ -532,22 +693,32 @@ class ChannelSlice(layers.Layer):  # type: ignore[misc]
 
 
 @emits("channel_slice", uses=(ChannelSlice,))
-def channel_slice(x: keras.KerasTensor, stop: int, start: int = 0, *, name: str) -> keras.KerasTensor:
+def channel_slice(
+    x: keras.KerasTensor, stop: int, start: int = 0, *, name: str
+) -> keras.KerasTensor:
     return ChannelSlice(start, stop, name=name)(x)
 
 
 @emits("center_crop")
-def center_crop(*inputs: keras.KerasTensor, size: tuple[int, int] | None = None, name: str) -> keras.KerasTensor:
+def center_crop(
+    *inputs: keras.KerasTensor, size: tuple[int, int] | None = None, name: str
+) -> keras.KerasTensor:
     """The middle of the map, `size` or the size of a second input (`like`)."""
     x = inputs[0]
-    height, width = (inputs[1].shape[1], inputs[1].shape[2]) if len(inputs) > 1 else size or x.shape[1:3]
+    height, width = (
+        (inputs[1].shape[1], inputs[1].shape[2])
+        if len(inputs) > 1
+        else size or x.shape[1:3]
+    )
     top, left = (x.shape[1] - height) // 2, (x.shape[2] - width) // 2
     bottom, right = x.shape[1] - height - top, x.shape[2] - width - left
     return layers.Cropping2D(((top, bottom), (left, right)), name=name)(x)
 
 
 @emits("multiply")
-def multiply(x: keras.KerasTensor, gate: keras.KerasTensor, *, name: str) -> keras.KerasTensor:
+def multiply(
+    x: keras.KerasTensor, gate: keras.KerasTensor, *, name: str
+) -> keras.KerasTensor:
     """x * gate; a vector gate is first reshaped to 1x1xC, which Multiply broadcasts over H and W."""
     if len(gate.shape) != len(x.shape):
         gate = layers.Reshape((1, 1, gate.shape[-1]), name=name + RESHAPE_SUFFIX)(gate)

@@ -21,6 +21,7 @@ inference only: it has no batch norm left to train, and its state_dict is its ow
 
 from __future__ import annotations
 
+import copy
 import operator
 from typing import Any
 
@@ -43,13 +44,13 @@ def for_inference(model: Network, dtype: torch.dtype | None = None, merge_siblin
     with torch.no_grad():
         for path, module in list(built.named_modules()):
             layer: Any = module
-            if isinstance(layer, conv) and layer.bn is not None:
+            if isinstance(layer, conv) and hasattr(layer, "bn"):
                 fold_batch_norm(layer, layer.conv)
-            elif isinstance(layer, separable) and layer.bn is not None:
+            elif isinstance(layer, separable) and hasattr(layer, "bn"):
                 fold_batch_norm(layer, layer.pointwise)
             elif isinstance(layer, alone):  # no conv to fold into: a scale and a shift per channel
                 parent, _, leaf = path.rpartition(".")
-                setattr(built.get_submodule(parent), leaf, ChannelAffine(layer, built.generated.activate))
+                setattr(built.get_submodule(parent), leaf, ChannelAffine(layer))
     lowered: nn.Module = merge_sibling_convs(built) if merge_siblings else built
     tensors = list(model.state_dict().values())
     return lowered.to(device=tensors[0].device if tensors else None, dtype=dtype)
@@ -66,20 +67,20 @@ def fold_batch_norm(layer: Any, conv: nn.Conv2d) -> None:
     """Fold a layer's batch norm (with its running statistics) into the convolution before it
     (a ConvBnAct's conv, a SeparableConvBnAct's pointwise conv), in place."""
     bn = layer.bn
-    assert bn is not None and bn.running_mean is not None and bn.running_var is not None
+    assert bn.running_mean is not None and bn.running_var is not None
     scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
     bias = conv.bias.double() if conv.bias is not None else torch.zeros_like(scale)
     folded_bias = (bias - bn.running_mean.double()) * scale + bn.bias.double()
     conv.weight.copy_(conv.weight.double() * scale.view(-1, 1, 1, 1))
     conv.bias = nn.Parameter(folded_bias.to(conv.weight.dtype), requires_grad=False)
-    layer.bn = None
+    del layer.bn
 
 
 class ChannelAffine(nn.Module):
     """A batch norm on its own (a `batch_norm` step), in eval mode: x * scale + shift per channel,
     then its activation."""
 
-    def __init__(self, bn: nn.BatchNorm2d, activate: Any) -> None:
+    def __init__(self, bn: Any) -> None:
         super().__init__()
         assert bn.running_mean is not None and bn.running_var is not None
         scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
@@ -87,13 +88,13 @@ class ChannelAffine(nn.Module):
         self.register_buffer(
             "shift", (bn.bias.double() - bn.running_mean.double() * scale).to(bn.weight.dtype)[:, None, None]
         )
-        self.activation, self.activate = getattr(bn, "activation", "none"), activate
+        self.act = bn.act
 
     scale: Tensor
     shift: Tensor
 
     def forward(self, x: Tensor) -> Tensor:
-        result: Tensor = self.activate(x * self.scale + self.shift, self.activation)
+        result: Tensor = self.act(x * self.scale + self.shift)
         return result
 
 
@@ -104,9 +105,10 @@ class SplitConv(nn.Module):
         super().__init__()
         first = siblings[0]
         self.sizes = [s.conv.out_channels for s in siblings]
-        self.layer = type(first)(first.conv.in_channels, sum(self.sizes), first.kernel, first.stride, first.padding,
-                                 bias=True, bn=None, activation=first.activation,
-                                 dilation=first.conv.dilation)  # fmt: skip
+        self.layer = copy.deepcopy(first)  # its padding and activation, with every sibling's filters
+        old = first.conv
+        self.layer.conv = nn.Conv2d(old.in_channels, sum(self.sizes), old.kernel_size, old.stride, old.padding,
+                                    old.dilation, bias=True)  # fmt: skip
         with torch.no_grad():
             self.layer.conv.weight.copy_(torch.cat([s.conv.weight for s in siblings]))
             biases = [s.conv.bias if s.conv.bias is not None else s.conv.weight.new_zeros(n) for s, n in
@@ -148,9 +150,10 @@ def merge_sibling_convs(model: Network) -> fx.GraphModule:
         if node.op != "call_module" or len(node.args) != 1 or node.kwargs:
             continue
         layer = model.get_submodule(str(node.target))
-        if isinstance(layer, conv_types) and layer.bn is None and layer.conv.groups == 1:
+        if isinstance(layer, conv_types) and not hasattr(layer, "bn") and layer.conv.groups == 1:
             conv = layer.conv
-            key = (node.args[0], layer.kernel, layer.stride, layer.padding, conv.dilation, layer.activation)
+            tail = (repr(getattr(layer, "pad", None)), repr(layer.act))  # the padding module, the activation
+            key = (node.args[0], conv.kernel_size, conv.stride, conv.padding, conv.dilation, *tail)
             groups.setdefault(key, []).append(node)
     for members in (g for g in groups.values() if len(g) > 1):
         merged = SplitConv([model.get_submodule(str(node.target)) for node in members])

@@ -9,7 +9,9 @@ that the generated file imports, that its state_dict keys (torch) or its layers 
 paths (Keras) equal the live model's, and that with the same weights the outputs are equal.
 The live models run that very source, so these checks guard the loading path; the independent
 check of the emitted semantics is the third property: with the same neutral weights, the torch
-and the Keras model give the same outputs up to float32 rounding.
+and the Keras model give the same outputs up to float32 rounding. A fourth checks that torch.fx,
+torch.export and torch.compile take every drawn torch model and compute what it does, and that
+ruff accepts its file with default settings.
 
 ARCHSPEC_PROPERTY_EXAMPLES sets the number of examples per backend (300 by default); the
 longer run of docs/internals.md uses 10,000."""
@@ -26,7 +28,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import load_generated
+from support import load_generated, ruff_accepts, tools_accept
 
 import archspec
 from archspec.ops import ACTIVATIONS as OP_ACTIVATIONS
@@ -439,6 +441,22 @@ def test_torch_generated_file_is_the_live_model(text: str) -> None:
 @given(specs())
 def test_keras_generated_file_is_the_live_model(text: str) -> None:
     keras_agrees(load_or_skip(text))
+
+
+@settings(SETTINGS, max_examples=max(1, EXAMPLES // 15))
+@given(specs())
+def test_torch_generated_file_is_taken_by_pytorch_s_tools_and_ruff(text: str) -> None:
+    """fx, export and a full-graph compile take the drawn network and compute what it does, and
+    its file passes ruff with default settings, whatever the names and the ops."""
+    pytest.importorskip("torch")
+    from archspec.backends import torch as bt
+    from archspec.backends.torch.codegen import generate
+
+    spec = load_or_skip(text)
+    tools_accept(bt.build(spec), spec.input_shape)
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "generated_torch.py").write_text(generate(spec))
+        ruff_accepts(Path(folder))
 
 
 @settings(SETTINGS, max_examples=max(1, EXAMPLES // 3))

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-# Keras's backend is already TensorFlow: the package `archspec.backends.tensorflow` chose it on import.
+# Keras's backend is already TensorFlow: this package imported `archspec.backends.tensorflow`, which chose it.
 import keras
 import numpy as np
 import tensorflow as tf
