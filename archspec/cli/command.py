@@ -56,6 +56,7 @@ class Command:
         )
         if self.takes_spec:
             parser.add_argument("spec", metavar="SPEC", type=spec_source, help=SPEC_HELP)
+            parser.add_argument(*ROOT[0], **ROOT[1])
         if self.takes_set:
             parser.add_argument(
                 "--set", action="append", default=[], type=override, metavar="KEY=VALUE",
@@ -71,6 +72,11 @@ class Command:
 
 
 # -- the spec a command reads ----------------------------------------------------------------------
+
+ROOT = arg(
+    "--root", action="append", default=[], type=Path, metavar="DIR",
+    help="one more folder the spec's extends and uses may read from (beside its own and its project's)",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -90,9 +96,14 @@ def spec_source(text: str) -> SpecArgument:
     return SpecArgument(text, spec_file(text))
 
 
+def roots(args: argparse.Namespace) -> tuple[Path, ...]:
+    """The spec roots `--root` adds to those of every spec the command reads."""
+    return tuple(getattr(args, "root", ()))
+
+
 def load(args: argparse.Namespace, **keywords: Any) -> archspec.Spec:
-    """The command's spec, checked, with its `--set`; its notes and warnings are printed."""
-    spec = archspec.load(args.spec.path, overrides=args.set, **keywords)
+    """The command's spec, checked, with its `--set` and `--root`; its notes and warnings are printed."""
+    spec = archspec.load(args.spec.path, overrides=args.set, roots=roots(args), **keywords)
     print_notes(spec)
     return spec
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import archspec
-from archspec.cli.command import SPEC_HELP, Command, arg, positive, progress, spec_source, whole
+from archspec.cli.command import SPEC_HELP, Command, arg, positive, progress, roots, spec_source, whole
 from archspec.errors import ArchspecError, UsageError
 from archspec.files import refuse, write_atomic
 
@@ -22,7 +22,9 @@ def diff(args: argparse.Namespace) -> int:
     --set changes B only, so that `diff A A --set ...` shows what the overrides do."""
     from archspec.tools import diff
 
-    found = diff.diff(archspec.load(args.spec.path), archspec.load(args.other.path, overrides=args.set))
+    a = archspec.load(args.spec.path, roots=roots(args))
+    b = archspec.load(args.other.path, overrides=args.set, roots=roots(args))
+    found = diff.diff(a, b, ignore_shapes=args.ignore_shapes)
     print(json.dumps(diff.to_json(found), indent=2) if args.format == "json" else diff.table(found))
     return 0
 
@@ -42,7 +44,8 @@ def sweep(args: argparse.Namespace) -> int:
     if args.color is not None and args.color not in colors:
         raise UsageError(f"--color {args.color}: not a swept key or a figure ({', '.join(colors)})")
     # Everything that does not depend on the grid is refused before any point is checked.
-    base = archspec.load(args.spec.path)  # the spec itself must check before its variants are worth trying
+    # The spec itself must check before its variants are worth trying.
+    base = archspec.load(args.spec.path, roots=roots(args))
     outputs = [f"{args.output}.{suffix}" for suffix in ("csv", "json", "png")] if args.output else []
     for output in outputs:
         refuse(output, args.force, base.files)
@@ -50,7 +53,7 @@ def sweep(args: argparse.Namespace) -> int:
         sweep.measuring_device(args.measure)
 
     def load(overrides: Sequence[str]) -> archspec.Spec:
-        return archspec.load(args.spec.path, overrides=overrides)
+        return archspec.load(args.spec.path, overrides=overrides, roots=roots(args))
 
     bar = progress(len(points), "checking", "point")
     found = []
@@ -100,11 +103,17 @@ COMMANDS = (
             "archspec diff inception_resnet_v2 inception_resnet_v2_paper",
             "archspec diff inception_v4 my_variant.yaml --format json",
             "archspec diff inception_v4 inception_v4 --set params.dropout=0.5   # --set changes B",
+            "archspec diff inception_v4 inception_v4 --set input.shape=[149,149,3] --ignore-shapes",
         ],
         diff,
         [
             arg("other", metavar="B", type=spec_source, help="the spec to compare with SPEC (A): " + SPEC_HELP),
             arg("--format", choices=("table", "json"), default="table", help="table (default) or json"),
+            arg(
+                "--ignore-shapes",
+                action="store_true",
+                help="only what each node itself changes, not sizes, params or MACs that follow from upstream",
+            ),
         ],
     ),
     Command(

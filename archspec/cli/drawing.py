@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import archspec
-from archspec.cli.command import Command, arg, load, spec_source
+from archspec.cli.command import Command, arg, load, roots, spec_source
 from archspec.errors import UsageError
 from archspec.files import refuse, write_atomic
 from archspec.tools import render
@@ -33,7 +33,9 @@ def draw(args: argparse.Namespace) -> int:
     """Exit 1 for spec errors, a missing or failing Graphviz or an unwritable output; 2 for usage
     errors, among them a --block name the spec does not have (its block types are printed)."""
     fmt = output_format(args)
-    spec = load(args)
+    # --set changes B where there is one, as in `archspec diff`: `render A --diff A --set ...`
+    # draws what the overrides change.
+    spec = load(args) if not args.diff else archspec.load(args.spec.path, roots=roots(args))
     if args.list_blocks:
         print("\n".join(render.block_types(spec)))
         return 0
@@ -41,7 +43,7 @@ def draw(args: argparse.Namespace) -> int:
     if args.diff:
         from archspec.tools import diff
 
-        other = archspec.load(args.diff.path)
+        other = archspec.load(args.diff.path, overrides=args.set, roots=roots(args))
         highlight, inputs = diff.highlight(diff.diff(spec, other)), (*spec.files, *other.files)
     view = {"level": args.level or "blocks", "block": args.block, "rankdir": args.rankdir}
     text = render.to_dot(spec, **view, highlight=highlight) if fmt != "html" else ""
@@ -57,6 +59,8 @@ def draw(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(data)
         return 0
     write_atomic(args.output, lambda path: path.write_bytes(data))
+    shown = "one page" if fmt == "html" else f"{args.block or view['level']}"
+    print(f"wrote {args.output} ({fmt}, {shown})")
     return 0
 
 
@@ -81,7 +85,7 @@ COMMANDS = (
                 "--diff",
                 metavar="B",
                 type=spec_source,
-                help="colour what spec B changes (amber) or lacks (red) in SPEC",
+                help="colour what spec B changes (amber) or lacks (red) in SPEC; --set then changes B, as in diff",
             ),
             arg("--list-blocks", action="store_true", help="print the spec's block types, one a line"),
         ],

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import archspec
 from archspec.analysis.summary import table
 from archspec.bundled import list_specs, spec_path
-from archspec.cli.command import SPEC_HELP, Command, arg, load, print_notes, shape
+from archspec.cli.command import ROOT, SPEC_HELP, Command, arg, load, print_notes, roots, shape
 from archspec.errors import ArchspecError, SpecError
 from archspec.frontend.linker import Linker
+from archspec.frontend.loader import load_file
 from archspec.spec import spec_file
 
 
@@ -20,7 +22,7 @@ def check(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.specs:
         try:
-            spec = archspec.load(spec_file(path), overrides=args.set)
+            spec = archspec.load(spec_file(path), overrides=args.set, roots=roots(args))
         except SpecError as exc:
             print(exc, file=sys.stderr)
             failed += 1
@@ -50,8 +52,10 @@ def listing(args: argparse.Namespace) -> int:
     for name in list_specs(args.pattern):
         path = spec_path(name)
         try:
-            doc = Linker([path.parent]).link_file(path)
-            about = str(doc.get("description", ""))
+            Linker([path.parent]).link_file(path)  # it loads: its bases are there
+            own = load_file(path)  # a variant's description, not the one it would inherit
+            base = Path(str(own.get("extends", "")).removeprefix("archspec:")).stem
+            about = str(own.get("description", "")) or (f"a variant of {base}" if base else "")
         except SpecError as exc:
             about = f"(does not load: {exc.diagnostics[0].message})"
         if path.parent.name == "errata":
@@ -74,6 +78,7 @@ COMMANDS = (
         [
             arg("specs", nargs="+", metavar="SPEC", help=SPEC_HELP + "; several may be given"),
             arg("-q", "--quiet", action="store_true", help="print errors only"),
+            ROOT,
         ],
         takes_spec=False,
     ),

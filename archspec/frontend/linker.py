@@ -186,7 +186,11 @@ class Linker:
             raise SpecError.at(
                 where,
                 f"'{name}' is outside the spec roots",
-                hint="a spec may name files beside it or below it, or 'archspec:NAME'",
+                hint=(
+                    "a spec may name files beside it or below it, anywhere in its project (the folder "
+                    "that holds .archspec-root, or the Git or Mercurial checkout), or 'archspec:NAME'; "
+                    "the command line's --root DIR adds a folder"
+                ),
             )
         if not path.exists():
             raise SpecError.at(where, f"{what} '{name}' not found (looked for {display_name(path)})")

@@ -144,6 +144,8 @@ def _located(exc: yaml.YAMLError, text: str, name: str) -> SpecError:
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         pos = Pos(name, mark.line + 1, mark.column + 1) if mark else Pos(name, 1, 1)
+        if mark is not None and text[mark.index : mark.index + 1] == "\t":
+            return SpecError.at(pos, "invalid YAML: a tab; YAML indents with spaces only")
         said = "; ".join(str(part) for part in (exc.context, exc.problem) if part)
         return SpecError.at(pos, f"invalid YAML: {said}")
     if isinstance(exc, yaml.reader.ReaderError):

@@ -244,7 +244,8 @@ def _plain(error: ValidationError) -> str:
     expected: Any = error.validator_value
     got: Any = error.instance
     if kind == "type":
-        return f"expected {'a ' + expected if isinstance(expected, str) else expected}, got {got!r}"
+        article = "an " if isinstance(expected, str) and expected[:1] in "aeiou" else "a "
+        return f"expected {article + expected if isinstance(expected, str) else expected}, got {got!r}"
     if kind == "minItems":
         return f"needs at least {expected} item{'s' if expected != 1 else ''}"
     if kind == "maxItems":

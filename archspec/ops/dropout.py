@@ -8,8 +8,10 @@ from archspec.ops.base import OpKind, register, same_shape
 
 
 def label(node: Node) -> str:
-    """The paper gives the keep probability: "Dropout (keep 0.8)"."""
-    return f"Dropout (keep {round(1.0 - node.attrs['rate'], 6):g})"
+    """The rate the spec says, then the keep probability the paper's figures give:
+    "Dropout (rate 0.2, keep 0.8)"."""
+    rate = node.attrs["rate"]
+    return f"Dropout (rate {rate:g}, keep {round(1.0 - rate, 6):g})"
 
 
 register(

@@ -152,8 +152,10 @@ def _gap(a: Sequence[Item], b: Sequence[Item], kind_of: Callable[[Item], str]) -
     return pairs
 
 
-def diff(a: Spec, b: Spec) -> Diff:
-    """The differences of B from A."""
+def diff(a: Spec, b: Spec, ignore_shapes: bool = False) -> Diff:
+    """The differences of B from A. With `ignore_shapes`, only what each node itself changes (its
+    op, attributes, name or wiring): sizes, params and MACs that follow from a change upstream
+    (another input size, wider channels before it) do not make a node or a step changed."""
     steps = align(a.steps, b.steps, lambda s: s.name, lambda s: s.type)
     node_pairs = {step_a.name if step_a else step_b.name: _node_pairs(a, b, step_a, step_b) for step_a, step_b in steps}
     to_b = {x: y for pairs in node_pairs.values() for x, y in pairs if x and y}
@@ -162,7 +164,7 @@ def diff(a: Spec, b: Spec) -> Diff:
     changes = []
     for step_a, step_b in steps:
         pairs = node_pairs[step_a.name if step_a else step_b.name]
-        changes.append(_step_change(a, b, step_a, step_b, pairs, to_b, to_a))
+        changes.append(_step_change(a, b, step_a, step_b, pairs, (to_b, to_a), ignore_shapes))
     totals: dict[str, Pair] = {
         "params": (a.params, b.params),
         "macs": (a.macs, b.macs),
@@ -202,12 +204,12 @@ def _step_change(
     step_a: Step | None,
     step_b: Step | None,
     pairs: Sequence[tuple[str | None, str | None]],
-    to_b: Mapping[str, str],
-    to_a: Mapping[str, str],
+    matches: tuple[Mapping[str, str], Mapping[str, str]],
+    ignore_shapes: bool,
 ) -> StepChange:
     nodes = []
     for name_a, name_b in pairs:
-        change = _node_change(a, b, step_a, step_b, name_a, name_b, (to_b, to_a))
+        change = _node_change(a, b, step_a, step_b, name_a, name_b, matches, ignore_shapes)
         if change is not None:
             nodes.append(change)
     shape = (a.shapes[step_a.output] if step_a else None, b.shapes[step_b.output] if step_b else None)
@@ -224,9 +226,9 @@ def _step_change(
         for k in dict.fromkeys([*values_a, *values_b])
         if values_a.get(k) != values_b.get(k)
     )
-    reads = _rewired(step_a.inputs, step_b.inputs, to_b, to_a)
+    reads = _rewired(step_a.inputs, step_b.inputs, *matches)
     same = not nodes and not values and reads is None and step_a.name == step_b.name and step_a.type == step_b.type
-    status = "same" if same and shape[0] == shape[1] else "changed"
+    status = "same" if same and (ignore_shapes or shape[0] == shape[1]) else "changed"
     return StepChange(step_a, step_b, status, tuple(nodes), values, reads, shape, params, macs)
 
 
@@ -268,6 +270,7 @@ def _node_change(
     name_a: str | None,
     name_b: str | None,
     matches: tuple[Mapping[str, str], Mapping[str, str]],
+    ignore_shapes: bool = False,
 ) -> NodeChange | None:
     node_a, node_b = (a.node(name_a) if name_a else None), (b.node(name_b) if name_b else None)
     cost_a = a.costs[name_a] if name_a else None
@@ -290,6 +293,7 @@ def _node_change(
     read = (tuple(a.shapes[x] for x in node_a.inputs), tuple(b.shapes[y] for y in node_b.inputs))
     renamed = _inner(step_a, node_a.name) != _inner(step_b, node_b.name)
     alike = shape[0] == shape[1] and read[0] == read[1] and params[0] == params[1] and macs[0] == macs[1]
+    alike = alike or ignore_shapes
     if alike and not renamed and not attrs and inputs is None:
         return None
     label = kind(node_b.op).label(node_b)

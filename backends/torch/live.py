@@ -51,8 +51,11 @@ class Network(nn.Module):
     @property
     def feature_info(self) -> list[dict[str, Any]]:
         """timm's feature_info: for each stage (`archspec.analysis.stages`), its step, channels and
-        reduction of the input's size."""
-        return [{"module": s.name, "num_chs": s.channels, "reduction": s.reduction} for s in stages(self.spec)]
+        reduction of the input's size; of a model that returns stages, those it returns."""
+        found = stages(self.spec)
+        returned = [s for s in found if s.node in self.spec.outputs]
+        shown = returned if self.spec.tuple_outputs and returned else found
+        return [{"module": s.name, "num_chs": s.channels, "reduction": s.reduction} for s in shown]
 
     def reset_classifier(self, num_classes: int) -> None:
         """timm's: a freshly initialised final dense layer of `num_classes` units in place of the
@@ -81,17 +84,34 @@ class Network(nn.Module):
     _paths: dict[str, str]
 
 
-def build(spec: Spec | str | Path, features: Sequence[str] | None = None, features_only: bool = False) -> Network:
+def build(
+    spec: Spec | str | Path,
+    features: Sequence[str] | None = None,
+    features_only: bool = False,
+    *,
+    num_classes: int | None = None,
+    out_indices: Sequence[int] | None = None,
+) -> Network:
     """A freshly initialised model that computes the spec's network: the generated file's model.
     `spec` is a loaded Spec, or what `archspec.load` takes (a bundled name, a path, YAML text).
     With `features` (node names: `["mixed_5e", "mixed_6e", "mixed_7c"]`), the model returns those
     nodes' tensors, in that order, and holds only the part of the network they need;
-    `features_only` is timm's: the output of every stage (`feature_info`). Either returns a tuple,
-    even of one tensor."""
+    `features_only` is timm's: the output of every stage (`feature_info`), or of the stages
+    `out_indices` picks (negative from the last). Either returns a tuple, even of one tensor.
+    `num_classes`, as timm's `create_model` takes it: that many units in the final dense layer
+    (`spec.with_num_classes`), or 0 for none (the model returns the pooled features)."""
     if not isinstance(spec, Spec):
         spec = load(spec)
+    if num_classes:
+        spec = spec.with_num_classes(num_classes)
+    if out_indices is not None and not features_only:
+        raise ValueError("out_indices picks stages of a features_only model; give features_only=True")
     if features_only and not features:
-        features = [stage.node for stage in stages(spec)]
+        found = stages(spec)
+        try:
+            features = [found[i].node for i in (range(len(found)) if out_indices is None else out_indices)]
+        except IndexError:
+            raise ValueError(f"out_indices {list(out_indices or ())}: '{spec.name}' has {len(found)} stages") from None
     if features:
         spec = spec.with_outputs(features, as_tuple=True)
     emitted = codegen.emit(spec)
@@ -106,6 +126,8 @@ def build(spec: Spec | str | Path, features: Sequence[str] | None = None, featur
         if spec.node(name).op in OpGroup.WEIGHTED
     }
     model.block_types = tuple(getattr(module, name) for name in emitted.block_classes)
+    if num_classes == 0:
+        model.reset_classifier(0)
     return model
 
 

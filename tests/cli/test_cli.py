@@ -217,3 +217,57 @@ def test_no_message_passes_a_terminal_control_character_through(
         err = capsys.readouterr().err
         assert code == 1 and "unknown key" in err and "d\\x1b[31m" in err, err
         assert not any(ch in err for ch in "\x1b\r\x07"), repr(err)
+
+
+def test_list_gives_a_variant_without_a_description_as_a_variant() -> None:
+    """A variant that says nothing of itself is not listed under its base's description."""
+    result = archspec_cli("list", "examples/inception_resnet_v2_se35")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split(maxsplit=1)[1].strip() == "a variant of inception_resnet_v2"
+
+
+def test_render_says_what_it_wrote(tmp_path: Path) -> None:
+    result = archspec_cli("render", "inception_v4", "-o", "v4.dot", cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (0, "wrote v4.dot (dot, blocks)\n"), result.stderr
+    result = archspec_cli("render", "inception_v4", "--block", "inception_b", "-o", "b.dot", cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (0, "wrote b.dot (dot, inception_b)\n"), result.stderr
+    assert (tmp_path / "b.dot").read_text().startswith("digraph")
+
+
+def test_render_suggests_the_block_type_meant(tmp_path: Path) -> None:
+    result = archspec_cli("render", "inception_v4", "--block", "inception_bb", "-o", "b.dot", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "hint: did you mean 'inception_b'?" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_tab_and_a_wrong_type_are_said_in_plain_words(tmp_path: Path) -> None:
+    (tmp_path / "tab.yaml").write_text("archspec: 1\ninput: {shape: [8, 8, 3]}\nnetwork:\n\t- {op: conv}\n")
+    (tmp_path / "object.yaml").write_text("archspec: 1\ninput: 3\nnetwork: [{op: global_avgpool}]\n")
+    result = archspec_cli("check", "tab.yaml", "object.yaml", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "tab.yaml:4:1: error: invalid YAML: a tab; YAML indents with spaces only" in result.stderr
+    assert "object.yaml:2:8: error: 'input': expected an object, got 3" in result.stderr
+
+
+def test_a_variant_in_a_sibling_folder_checks_in_a_project_or_with_root(tmp_path: Path) -> None:
+    """variants/wide.yaml extends ../base/mini.yaml: refused while nothing makes the two folders
+    one project, checked from any working directory once `.archspec-root` or `--root` does."""
+    (tmp_path / "base").mkdir()
+    (tmp_path / "variants").mkdir()
+    (tmp_path / "base" / "mini.yaml").write_text(
+        "archspec: 1\nname: mini\ninput: {shape: [16, 16, 3]}\nparams: {num_classes: 10}\nnetwork:\n"
+        "  - {op: conv, filters: 8, kernel: 3}\n  - {op: global_avgpool}\n"
+        "  - {op: dense, units: $num_classes, activation: none}\n"
+    )
+    variant = tmp_path / "variants" / "wide.yaml"
+    variant.write_text("archspec: 1\nextends: ../base/mini.yaml\nname: wide\nparams: {num_classes: 5}\n")
+    refused = archspec_cli("check", str(variant), cwd=tmp_path / "base")
+    assert refused.returncode == 1 and "'../base/mini.yaml' is outside the spec roots" in refused.stderr
+    assert "--root DIR" in refused.stderr
+    rooted = archspec_cli("summary", str(variant), "--root", str(tmp_path), cwd=ROOT)
+    assert rooted.returncode == 0, rooted.stderr
+    assert "wide: input 16x16x3, output 5" in rooted.stdout
+    (tmp_path / ".archspec-root").write_text("")
+    for folder in (tmp_path, tmp_path / "variants", ROOT):
+        found = archspec_cli("check", str(variant), cwd=folder)
+        assert found.returncode == 0 and ": ok: wide, 16x16x3 -> 5" in found.stdout, found.stderr

@@ -83,7 +83,9 @@ MISTYPED = {
     "input.crop=0.9": ("unknown key 'crop' in 'input'", "did you mean 'crop_pct'?"),
     "width.multiplyer=0.5": ("unknown key 'multiplyer' in 'width'", "did you mean 'multiplier'?"),
     "params={block_17_repeats: 3}": ("unknown key 'block_17_repeats' in 'params'", "did you mean"),
-    "network.mixed_5b.x=1": ("'network' is a list, which --set replaces whole", "network=[...]"),
+    "network.mixed_7aa.x=1": ("no item named 'mixed_7aa' in the list 'network'", "did you mean 'mixed_7a'?"),
+    "network.mixed_7a.x=1": ("unknown key 'x'", None),
+    "blocks.block17.body.upp.filters=1": ("no item named 'upp' in the list 'blocks.block17.body'", "'up'"),
     "name.x=1": ("'name' is 'inception_resnet_v2', not a mapping", None),
     "include=[a.yaml]": ("'include' is resolved before --set applies", "a variant file"),
     "extends=archspec:inception_v4.yaml": ("'extends' is resolved before --set applies", "a variant file"),
@@ -147,3 +149,37 @@ def test_the_readme_s_variant_of_a_block_default_reaches_every_instance() -> Non
     spec = archspec.load("inception_resnet_v2", overrides=["blocks.block35.params.scale=0.1"])
     assert not spec.notes
     assert {n.attrs["scale"] for n in spec.nodes if n.op == "add" and n.block.startswith("block35")} == {0.1}
+
+
+ITEMS = """\
+archspec: 1
+input: {shape: [8, 8, 3]}
+network:
+  - {op: conv, name: first, filters: 8, kernel: 3}
+  - {block: pair, name: mid, with: {f: 4}}
+  - {op: global_avgpool}
+blocks:
+  pair:
+    params: {f: null}
+    body:
+      - {op: conv, name: inner, filters: $f, kernel: 1}
+      - {op: conv, name: outer, filters: 2, kernel: 1}
+"""
+
+
+def test_a_key_enters_a_list_by_an_item_s_name(tmp_path: Path) -> None:
+    """One step of `network` or of a block's `body` changes without copying the list: the
+    others keep what the spec says, and the command line takes the same keys."""
+    (tmp_path / "t.yaml").write_text(ITEMS)
+    overrides = ["network.first.filters=16", "network.mid.with.f=6", "blocks.pair.body.outer.kernel=3"]
+    spec = archspec.load(tmp_path / "t.yaml", overrides=overrides)
+    assert spec.node("first").attrs["filters"] == 16
+    assert spec.node("mid/inner").attrs["filters"] == 6 and spec.node("mid/inner").attrs["kernel"] == (1, 1)
+    assert spec.node("mid/outer").attrs["kernel"] == (3, 3) and spec.node("mid/outer").attrs["filters"] == 2
+    assert [n.name for n in spec.nodes] == [n.name for n in archspec.load(tmp_path / "t.yaml").nodes]
+    done = cli("summary", "t.yaml", "--set", "network.mid.with.f=6", "--detail", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "mid/inner" in done.stdout and "8x8x6" in done.stdout
+    wrong = cli("check", "t.yaml", "--set", "network.midd.with.f=6", cwd=tmp_path)
+    assert wrong.returncode == 1 and "no item named 'midd' in the list 'network'" in wrong.stderr
+    assert "did you mean 'mid'?" in wrong.stderr

@@ -180,3 +180,29 @@ def test_render_diff_colours_what_b_changes_and_lacks(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "d.dot").read_text() == dot
+
+
+def test_ignore_shapes_keeps_what_a_node_itself_changes(tmp_path: Path) -> None:
+    """Another input size changes every node's size; --ignore-shapes leaves only the dropout rate
+    that the second override changes itself."""
+    overrides = ("--set", "input.shape=[149,149,3]")
+    plain = run_archspec("diff", "inception_v4", "inception_v4", *overrides, cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    assert "steps: 18 differ, 0 the same" in plain.stdout
+    ignored = run_archspec(
+        "diff", "inception_v4", "inception_v4", *overrides, "--set", "params.dropout=0.5", "--ignore-shapes",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert ignored.returncode == 0, ignored.stderr
+    assert "steps: 1 differ, 17 the same" in ignored.stdout
+    assert "~ dropout_0: rate 0.2 -> 0.5" in ignored.stdout
+
+
+def test_set_changes_b_in_render_diff_as_in_diff(tmp_path: Path) -> None:
+    done = run_archspec(
+        "render", "inception_v4", "--diff", "inception_v4", "--set", "params.inception_a_blocks=3", "-o", "d.dot",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    dot = (tmp_path / "d.dot").read_text()
+    assert "4 x inception_a" in dot and "in B: 1 removed of 4" in dot  # A drawn, B's change marked

@@ -293,7 +293,8 @@ def test_ops_are_labelled_as_in_the_paper() -> None:
         "+ (x 0.20), ReLU",
     ]
     assert labels("specs/inception_resnet_v2.yaml", "block8_10")[-1] == "+"  # scale 1.0, no activation
-    assert labels("specs/inception_v4.yaml", "head") == ["Global Avg Pooling", "Dropout (keep 0.8)", "FC (1000)"]
+    head = ["Global Avg Pooling", "Dropout (rate 0.2, keep 0.8)", "FC (1000)"]
+    assert labels("specs/inception_v4.yaml", "head") == head
 
 
 def test_branches_sit_side_by_side_in_spec_order() -> None:

@@ -197,3 +197,21 @@ def test_features_is_always_a_tuple_and_build_takes_a_bundled_name_or_a_path() -
 
     by_name, by_path = bt.build("inception_resnet_v2"), bt.build(spec_path("inception_resnet_v2"))
     assert by_name.spec.params == by_path.spec.params == 55_843_464
+
+
+def test_build_takes_timm_s_create_model_arguments() -> None:
+    """num_classes (0: the pooled features) and out_indices, as `timm.create_model` takes them."""
+    x = torch.randn(1, 3, 224, 224)
+    ten = bt.build("resnet50", num_classes=10).eval()
+    with torch.no_grad():
+        assert ten(x).shape == (1, 10)
+        assert bt.build("resnet50", num_classes=0).eval()(x).shape == (1, 2048)
+    picked = bt.build("resnet50", features_only=True, out_indices=(1, -1)).eval()
+    with torch.no_grad():
+        shapes = [tuple(t.shape) for t in picked(x)]
+    assert shapes == [(1, 256, 56, 56), (1, 2048, 7, 7)]
+    assert [(f["num_chs"], f["reduction"]) for f in picked.feature_info] == [(256, 4), (2048, 32)]
+    with pytest.raises(ValueError, match="has 5 stages"):
+        bt.build("resnet50", features_only=True, out_indices=(5,))
+    with pytest.raises(ValueError, match="features_only"):
+        bt.build("resnet50", out_indices=(1,))
