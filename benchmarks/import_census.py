@@ -49,7 +49,7 @@ TIMM_MODELS = (
 
 @dataclass
 class Row:
-    library: str
+    package: str
     model: str
     result: str  # exact, differs, fails, skipped
     reason: str
@@ -74,35 +74,35 @@ def timm_models() -> list[tuple[str, Callable[[], Any], tuple[int, int, int] | N
     return [(name, lambda name=name: timm.create_model(name), None) for name in TIMM_MODELS]
 
 
-def census_of(library: str, name: str, factory: Callable[[], Any], shape: tuple[int, int, int] | None) -> Row:
+def census_of(package: str, name: str, factory: Callable[[], Any], shape: tuple[int, int, int] | None) -> Row:
     torch.manual_seed(0)
     try:
         model = factory().eval()
-    except Exception as exc:  # a name this version of the library does not have
-        return Row(library, name, "skipped", f"not built here: {type(exc).__name__}: {exc}"[:160], 0.0, 0, 0)
+    except Exception as exc:  # a name this version of the package does not have
+        return Row(package, name, "skipped", f"not built here: {type(exc).__name__}: {exc}"[:160], 0.0, 0, 0)
     params = sum(p.numel() for p in model.parameters())
     if params > MAX_PARAMS:
-        return Row(library, name, "skipped", f"{params / 1e6:.0f} M parameters, over 100 M", 0.0, 0, params)
+        return Row(package, name, "skipped", f"{params / 1e6:.0f} M parameters, over 100 M", 0.0, 0, params)
     start = time.perf_counter()
     try:
-        imported = import_model(model, input_shape=shape, name=name, source=f"{library} {name}")
+        imported = import_model(model, input_shape=shape, name=name, source=f"{package} {name}")
     except ArchspecError as exc:
         reason = str(exc).splitlines()[0]
-        return Row(library, name, "fails", reason, time.perf_counter() - start, 0, params)
+        return Row(package, name, "fails", reason, time.perf_counter() - start, 0, params)
     seconds = time.perf_counter() - start
     lines = len(imported.text.splitlines())
     if imported.difference > TOLERANCE:
-        return Row(library, name, "differs", f"relative difference {imported.difference:.2g}", seconds, lines, params)
-    return Row(library, name, "exact", "", seconds, lines, params)
+        return Row(package, name, "differs", f"relative difference {imported.difference:.2g}", seconds, lines, params)
+    return Row(package, name, "exact", "", seconds, lines, params)
 
 
 def markdown(rows: list[Row]) -> str:
     lines = ["# Import census", "", __doc__.split("\n\n", 2)[2].strip(), ""]
-    for library in ("torchvision", "timm"):
-        listed = [r for r in rows if r.library == library]
+    for package in ("torchvision", "timm"):
+        listed = [r for r in rows if r.package == package]
         counted = [r for r in listed if r.result != "skipped"]
         exact = sum(r.result == "exact" for r in counted)
-        lines += [f"## {library}: {exact} of {len(counted)} exact ({100 * exact / max(len(counted), 1):.0f} %)", ""]
+        lines += [f"## {package}: {exact} of {len(counted)} exact ({100 * exact / max(len(counted), 1):.0f} %)", ""]
         lines += ["| model | params | result | reason | seconds | spec lines |", "|---|---|---|---|---|---|"]
         for r in listed:
             reason = r.reason.replace("|", "\\|")
@@ -117,13 +117,13 @@ def main() -> None:
     parser.add_argument("--markdown", type=Path, help="write the table to this file")
     args = parser.parse_args()
     rows: list[Row] = []
-    for library, models in (("torchvision", torchvision_models()), ("timm", timm_models())):
+    for package, models in (("torchvision", torchvision_models()), ("timm", timm_models())):
         for name, factory, shape in models:
             if args.only and name not in args.only:
                 continue
-            row = census_of(library, name, factory, shape)
+            row = census_of(package, name, factory, shape)
             rows.append(row)
-            print(f"{library:12} {name:28} {row.result:8} {row.seconds:6.1f}s {row.reason}", flush=True)
+            print(f"{package:12} {name:28} {row.result:8} {row.seconds:6.1f}s {row.reason}", flush=True)
     text = markdown(rows)
     if args.markdown:
         args.markdown.write_text(text + "\n", encoding="utf-8")
