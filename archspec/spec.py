@@ -16,7 +16,7 @@ from typing import Any
 
 from archspec import bundled
 from archspec.analysis.cost import Cost, check_totals, node_cost
-from archspec.analysis.shapes import Shape, infer
+from archspec.analysis.shapes import Shape, fmt, infer
 from archspec.analysis.summary import summarize
 from archspec.errors import Collector, Diagnostic, Pos, SpecError
 from archspec.frontend import width
@@ -189,13 +189,15 @@ def load(
     errors.raise_if_any()
     if num_classes is not None:
         expansion = _with_units(expansion, num_classes)
-    expansion = width.scaled(expansion, document.get("width"))
+    scaled = width.scaled(expansion, document.get("width"))
+    expansion = expansion if scaled is expansion else width.fit_residuals(scaled, expansion)
     graph = ir_graph.build(expansion)
     notes = expansion.warnings + _dropped_note(graph, expansion.chosen_at)
     lint(graph, errors)
     errors.raise_if_any()
     shapes = infer(graph, errors)
     errors.raise_if_any()
+    _check_features(expansion, graph, shapes, errors)
     costs = {n: node_cost(ir_graph.node(graph, n), shapes) for n in graph}
     check_totals(graph, costs, errors)
     written = document if num_classes is None else Map()  # new units: the spec's names no longer fit
@@ -258,6 +260,34 @@ def _classes(document: Map, output: Shape | None, errors: Collector) -> tuple[st
     if output is not None and len(output) == 1 and output[0] != len(names):
         errors.error(where, f"{len(names)} class names for an output of {output[0]} units")
     return names
+
+
+def _check_features(expansion: Expansion, graph: Graph, shapes: Mapping[str, Shape], errors: Collector) -> None:
+    """The written `features:` name distinct feature maps, in the order the network computes them
+    (timm's `feature_info` order, which `out_indices` counts in). Those that chosen outputs leave
+    out are no longer the model's and are not checked."""
+    order = {n.name: index for index, n in enumerate(ir_graph.ordered(graph))}
+    listed: dict[str, str] = {}  # node -> the entry that named it
+    previous = None
+    for feature in [f for f in expansion.features or () if f.node in graph]:
+        shape, named = shapes[feature.node], f"feature '{feature.text}'"
+        if feature.text != feature.node:
+            named += f" (node '{feature.node}')"
+        if len(shape) != 3:
+            kind = "a vector of" if len(shape) == 1 else "of shape"
+            op = ir_graph.node(graph, feature.node).op
+            hint = "features lists feature maps (height x width x channels), such as a block's output"
+            errors.error(feature.pos, f"{named} is {kind} {fmt(shape)} ({op}), not a feature map", hint)
+        elif feature.node in listed:
+            errors.error(feature.pos, f"{named} is listed twice (also as '{listed[feature.node]}')")
+        elif previous is not None and order[feature.node] < order[previous.node]:
+            errors.error(
+                feature.pos,
+                f"{named} comes before '{previous.text}' in the network",
+                hint="list features in the order the network computes them, as timm's feature_info",
+            )
+        listed.setdefault(feature.node, feature.text)
+        previous = feature
 
 
 def _dropped_note(graph: ir_graph.Graph, chosen_at: Pos | None) -> tuple[Diagnostic, ...]:

@@ -44,7 +44,9 @@ def draw(args: argparse.Namespace) -> int:
         from archspec.tools import diff
 
         other = archspec.load(args.diff.path, overrides=args.set, roots=roots(args))
-        highlight, inputs = diff.highlight(diff.diff(spec, other)), (*spec.files, *other.files)
+        found, inputs = diff.diff(spec, other), (*spec.files, *other.files)
+        # The page places only A's own boxes, so it colours them; a drawing also draws what B adds.
+        highlight = diff.highlight(found) if fmt == "html" else diff.highlight(found, spec, other)
     view = {"level": args.level or "blocks", "block": args.block, "rankdir": args.rankdir}
     text = render.to_dot(spec, **view, highlight=highlight) if fmt != "html" else ""
     if args.output != "-":
@@ -85,7 +87,8 @@ COMMANDS = (
                 "--diff",
                 metavar="B",
                 type=spec_source,
-                help="colour what spec B changes (amber) or lacks (red) in SPEC; --set then changes B, as in diff",
+                help="colour what spec B changes (amber) or lacks (red) in SPEC and draw what it adds (green); "
+                "--set then changes B, as in diff",
             ),
             arg("--list-blocks", action="store_true", help="print the spec's block types, one a line"),
         ],

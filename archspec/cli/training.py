@@ -8,6 +8,7 @@ import json
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from archspec.cli.command import (
     BACKEND_HELP,
@@ -19,15 +20,17 @@ from archspec.cli.command import (
     real,
     seed,
     size,
+    whole,
     workers,
 )
+from archspec.training.recipe import AUGMENTS, OPTIMIZERS, SCHEDULES
 
 
 def train(args: argparse.Namespace) -> int:
-    """Train a spec with the paper's recipe. Exit 0 when done, 1 for spec, data, checkpoint or
-    output-directory errors, 128 + N when stopped by signal N (a checkpoint was written first).
-    SIGINT and SIGTERM are caught from here on: one that comes while the run starts up stops it
-    cleanly after its first step, instead of killing it."""
+    """Train a spec with the paper's recipe, or with what the options change. Exit 0 when done, 1
+    for spec, data, checkpoint or output-directory errors, 128 + N when stopped by signal N (a
+    checkpoint was written first). SIGINT and SIGTERM are caught from here on: one that comes
+    while the run starts up stops it cleanly after its first step, instead of killing it."""
     from archspec.training.runs import StopSignals
 
     with StopSignals():
@@ -43,20 +46,13 @@ def _train(args: argparse.Namespace) -> int:
     spec = load_at(args, args.input)
     out = Path(args.out or f"runs/{spec.name}")
     saved = checkpoint.saved_run(out) if args.resume else None
-    asked = {
-        "data": args.data,
-        "input_size": spec.input_shape[:2] if args.input or saved is None else None,
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "seed": args.seed,
-        "limit": args.limit,
-        "recipe": {"learning_rate": args.lr, "label_smoothing": args.label_smoothing, "aux_weight": args.aux_weight},
-    }
+    input_size = spec.input_shape[:2] if args.input or saved is None else None
+    asked = {**asked_run(args, args.epochs, args.batch_size), "data": args.data, "input_size": input_size}
     run = settle(asked, saved)
     spec = spec.with_input_size(run.input_size)
     options = Options(
         out=out, resume=args.resume, overwrite=args.overwrite, workers=args.workers, compile=args.compile,
-        amp=args.amp, checkpoint_every=args.checkpoint_every,
+        amp=args.amp, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
     )  # fmt: skip
     with cleared_on_failure(out):
         outcome = backend(args.backend).train(spec, run, options)
@@ -101,16 +97,48 @@ def evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def asked_run(args: argparse.Namespace, epochs: int | None, batch_size: int | None) -> dict[str, Any]:
+    """The run settings the options of RECIPE_ARGS give (None where not given), as `settle` takes them."""
+    recipe = ("optimizer", "schedule", "warmup_epochs", "augment", "weight_decay", "momentum")
+    return {
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "seed": args.seed,
+        "limit": args.limit,
+        "recipe": {
+            **{name: getattr(args, name) for name in recipe},
+            "learning_rate": args.lr,
+            "label_smoothing": args.label_smoothing,
+            "aux_weight": args.aux_weight,
+        },
+    }
+
+
+# What a run trains with, as `archspec train` and `archspec sweep --train` take it.
+RECIPE_ARGS = (
+    arg("--seed", type=seed, help="seed of weights, data order and crops (default 0)"),
+    arg("--optimizer", choices=OPTIMIZERS, help="rmsprop (default, the paper's), sgd (momentum) or adamw"),
+    arg("--schedule", choices=SCHEDULES, help="step (default: x0.94 every 2 epochs) or cosine (to 0)"),
+    arg("--warmup-epochs", type=whole(0, 10**6, "a whole number of epochs"), help="linear warm-up (default 0)"),
+    arg("--lr", type=real(0, 1e3, low_open=True), help="peak learning rate (default 0.045; adamw 0.001)"),
+    arg("--weight-decay", type=real(0, 1e3), help="on kernels (default 4e-5; adamw 0.05, decoupled)"),
+    arg("--momentum", type=real(0, 1), help="of sgd and rmsprop (default 0.9)"),
+    arg("--augment", choices=AUGMENTS, help="training crop (default inception; light for digits)"),
+    arg("--label-smoothing", type=real(0, 1), help="label smoothing (default 0; Inception-v3 used 0.1)"),
+    arg("--aux-weight", type=real(0, 1e3), help="loss weight of auxiliary heads (default 0.4)"),
+    arg("--limit", type=positive, metavar="N", help="at most N training and N validation images"),
+)
 DATA_HELP = "ImageFolder root (train/, val/) or digits"
 SIZE_HELP = "input height and width instead of the spec's"
 
 COMMANDS = (
     Command(
         "train",
-        "train a spec with the paper's recipe on an image folder or digits",
+        "train a spec on an image folder or digits: the paper's recipe, or another optimizer and schedule",
         [
             "archspec train examples/inception_resnet_v2_tiny --data digits --epochs 5",
-            "archspec train my_variant.yaml --data /data/imagenet -o runs/mine --resume",
+            "archspec train my_variant.yaml --data /data/imagenet -o runs/wide --resume",
+            "archspec train convnext_tiny --data /data/imagenet --optimizer adamw --schedule cosine --warmup-epochs 5",
         ],
         train,
         [
@@ -144,12 +172,14 @@ COMMANDS = (
                 help="torch.compile the whole model (default), or each block on its own (one compilation per type)",
             ),
             arg("--amp", choices=("bf16",), help="mixed precision: bfloat16 autocast"),
-            arg("--seed", type=seed, help="seed of weights, data order and crops (default 0)"),
-            arg("--lr", type=real(0, 1e3, low_open=True), help="initial learning rate (default 0.045)"),
-            arg("--label-smoothing", type=real(0, 1), help="label smoothing (default 0; Inception-v3 used 0.1)"),
-            arg("--aux-weight", type=real(0, 1e3), help="loss weight of auxiliary heads (default 0.4)"),
-            arg("--limit", type=positive, metavar="N", help="at most N training and N validation images"),
+            *RECIPE_ARGS,
             arg("--workers", type=workers, default=0, help="data-loading processes (default 0: in the trainer)"),
+            arg(
+                "--log-every",
+                type=whole(0, 10**9, "a whole number of steps"),
+                metavar="STEPS",
+                help="without a terminal, a progress line every STEPS steps (default: 10 an epoch; 0: none)",
+            ),
         ],
     ),
     Command(

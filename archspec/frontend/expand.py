@@ -3,7 +3,7 @@
 The result is a flat list of IR nodes in the order written. Names are hierarchical and stable:
 `<block instance>/<branch>/<op>_<n>`, where an unnamed op is numbered per kind within its scope
 (`mixed_6b/branch_1/conv_2` is the third conv of that branch). References (`input`, `inputs`,
-`shortcut`, `residual`, `like`, `outputs`) name nodes, never positions; they are looked up in the
+`shortcut`, `residual`, `like`, `outputs`, `features`) name nodes, never positions; they are looked up in the
 enclosing scopes up to the block instance, whose `input` is the block's input. A reference may
 point forward; cycles that this makes possible are caught by the lint stage.
 """
@@ -91,6 +91,15 @@ class _Pending:
 
 
 @dataclass(frozen=True)
+class Feature:
+    """An entry of `features:`: as written, the node it names, and where."""
+
+    text: str
+    node: str
+    pos: Pos
+
+
+@dataclass(frozen=True)
 class Expansion:
     name: str
     nodes: tuple[Node, ...]
@@ -102,6 +111,10 @@ class Expansion:
     preprocess: Preprocess | None = None
     warnings: tuple[Diagnostic, ...] = ()  # values a variant or override sets that change nothing
     arguments: tuple[tuple[str, Any], ...] = ()  # the top-level params' values, by name
+    # The network's own first output (the written `outputs:`'s first, else the last step), whatever
+    # outputs a caller chose: its feature stages are found on the way to it (`archspec.analysis.stages`).
+    network_output: str | None = None
+    features: tuple[Feature, ...] | None = None  # the written `features:`, resolved
 
 
 class _Abandon(Exception):
@@ -192,20 +205,37 @@ class _Expander:
             except _Abandon:
                 continue
         written = self.doc.get("outputs")
-        outputs: list[str | Ref] = [prev]
+        own: list[str | Ref] = [prev]
         chosen_at = None
+        if written:
+            chosen_at = self.doc.key_pos.get("outputs", self.doc.pos)
+            own = [Ref(text, root, written.at(i)) for i, text in enumerate(written)]
+        outputs = own
         if chosen:
             chosen_at = self.doc.pos
             outputs = [Ref(text, root, chosen_at) for text in chosen]
-        elif written:
-            chosen_at = self.doc.key_pos.get("outputs", self.doc.pos)
-            outputs = [Ref(text, root, written.at(i)) for i, text in enumerate(written)]
         nodes = tuple(self._finish(p) for p in self.pending)
         resolved = tuple(name for name in (self._resolve(o) for o in outputs) if name)
+        network_output = self._resolve(own[0]) if chosen else next(iter(resolved), None)
+        features = None
+        if (listed := self.doc.get("features")) is not None:
+            refs = [Ref(text, root, listed.at(i)) for i, text in enumerate(listed)]
+            features = tuple(Feature(ref.text, node, ref.pos) for ref in refs if (node := self._resolve(ref)))
         name = str(self.doc.get("name", default_name))
         warnings = self._unused(changed)
         arguments = tuple((key, bound.value) for key, bound in self.globals.items())
-        return Expansion(name, nodes, resolved, tuple(self.steps), chosen_at, self.preprocess, warnings, arguments)
+        return Expansion(
+            name,
+            nodes,
+            resolved,
+            tuple(self.steps),
+            chosen_at,
+            self.preprocess,
+            warnings,
+            arguments,
+            network_output,
+            features,
+        )
 
     def _unused(self, changed: Callable[[Pos], bool]) -> tuple[Diagnostic, ...]:
         """Warnings for the parameter values a variant or override changed that nothing uses: a

@@ -4,10 +4,13 @@ coefficient: `width: {multiplier: 0.5, divisor: 8}` in a spec, or `--set width.m
 Every conv's filters and every dense layer's units are multiplied, except the units of a dense
 layer that is an output of the network: those are the classes. A scaled width is rounded to the
 nearest multiple of `divisor` (8 by default, so that the widths suit vector units), never below
-one divisor and never more than 10 % below the exact product. Because every width is scaled by
-the same rule, a residual block whose up-projection is written as its input's width keeps
-fitting, as long as the rounded branch widths still add up; where they do not, shape inference
-reports the add that no longer fits. A multiplier of exactly 1 changes nothing.
+one divisor and never more than 10 % below the exact product. A multiplier of exactly 1 changes
+nothing.
+
+A residual block's up-projection is written as its input's width, which after scaling is the sum
+of rounded branch widths (Inception-ResNet's concat of 3 branches and a pass-through), and that
+sum need not be the rounded total: `fit_residuals` gives a scaled projection that fed an add of
+the same width before scaling the width of the add's scaled shortcut, as it was written to.
 """
 
 from __future__ import annotations
@@ -44,3 +47,36 @@ def scaled(expansion: Expansion, setting: Mapping[str, Any] | None) -> Expansion
             node = replace(node, attrs=MappingProxyType({**node.attrs, attr: rounded(value * multiplier, divisor)}))
         nodes.append(node)
     return replace(expansion, nodes=tuple(nodes))
+
+
+def fit_residuals(scaled_expansion: Expansion, written: Expansion) -> Expansion:
+    """`scaled_expansion` with each up-projection sized to its shortcut: a node with a width
+    attribute that is the residual operand of an add, read by nothing else, whose output had the
+    shortcut's width in the `written` network but not after scaling. Anything that did not fit as
+    written is left as it is, for shape inference to report."""
+    from archspec.analysis.shapes import infer
+    from archspec.errors import Collector
+    from archspec.ir import graph as ir_graph
+
+    before = infer(ir_graph.build(written), Collector())
+    after = infer(ir_graph.build(scaled_expansion), Collector())  # an add that does not fit takes its shortcut's shape
+    readers: dict[str, int] = {}
+    for node in scaled_expansion.nodes:
+        for source in node.inputs:
+            readers[source] = readers.get(source, 0) + 1
+    widths: dict[str, int] = {}
+    for node in scaled_expansion.nodes:
+        if node.op != "add" or len(node.inputs) != 2:
+            continue
+        shortcut, residual = node.inputs
+        if not all(name in before and name in after for name in (shortcut, residual)):
+            continue
+        if before[shortcut][-1] == before[residual][-1] and after[shortcut][-1] != after[residual][-1]:
+            widths[residual] = after[shortcut][-1]
+    nodes = []
+    for node in scaled_expansion.nodes:
+        attr = ops.width_attr(node.op)
+        if node.name in widths and attr and readers.get(node.name) == 1:
+            node = replace(node, attrs=MappingProxyType({**node.attrs, attr: widths[node.name]}))
+        nodes.append(node)
+    return replace(scaled_expansion, nodes=tuple(nodes))

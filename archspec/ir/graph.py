@@ -1,7 +1,9 @@
 """The IR graph: a networkx DiGraph whose nodes carry their frozen `Node` record.
 
 Edges give the topology; each node's `inputs` tuple keeps the order and multiplicity of its
-operands (concat order matters). Graph attributes: `name`, `outputs`, `steps`.
+operands (concat order matters). Graph attributes: `name`, `outputs`, `steps`, `dropped`, `cuts`
+(the nodes every path from the input to the network's own first output passes through, input first)
+and `features` (the nodes the spec's `features:` names, or None).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 import networkx as nx
 
+from archspec import ops
 from archspec.frontend.expand import Expansion
 from archspec.ir import Node, Step
 
@@ -32,6 +35,9 @@ def build(expansion: Expansion) -> Graph:
         for source in node.inputs:
             graph.add_edge(source, node.name)
     steps = tuple(expansion.steps)
+    # Before chosen outputs leave nodes out: a feature extractor keeps the network's cut points.
+    graph.graph["cuts"] = _dominators(graph, expansion)
+    graph.graph["features"] = None if expansion.features is None else tuple(f.node for f in expansion.features)
     if expansion.chosen_at is not None and expansion.outputs:
         needed = set(expansion.outputs).union(*(nx.ancestors(graph, o) for o in expansion.outputs))
         needed.add("input")  # the network's input stays, even when an output does not read it
@@ -41,6 +47,28 @@ def build(expansion: Expansion) -> Graph:
     contents = _with_contents(steps, graph)
     graph.graph["steps"] = tuple(step for step in contents if step.nodes or not graph.graph["dropped"])
     return graph
+
+
+def _dominators(graph: Graph, expansion: Expansion) -> tuple[str, ...]:
+    """The nodes on every path from the input to the network's own output, in order (the input
+    and the output too); none where the output does not read the input."""
+    output = expansion.network_output
+    if output is None or output not in graph:
+        return ()
+    # A `like:` operand gives only its size: a path through it carries no data (a segmentation
+    # head's resize `like: input` does not make the whole backbone avoidable).
+    sizes = [
+        (n.inputs[1], n.name)
+        for n in expansion.nodes
+        if ops.kind(n.op).operands == "like" and len(n.inputs) == 2 and n.inputs[0] != n.inputs[1]
+    ]
+    parent = nx.immediate_dominators(nx.restricted_view(graph, [], sizes) if sizes else graph, "input")
+    if output not in parent and output != "input":
+        return ()
+    chain = [output]
+    while chain[-1] != "input":
+        chain.append(parent[chain[-1]])
+    return tuple(reversed(chain))
 
 
 def _with_contents(steps: tuple[Step, ...], graph: Graph) -> tuple[Step, ...]:

@@ -18,14 +18,15 @@ import bisect
 import dataclasses
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from archspec.analysis.shapes import Shape, fmt
 from archspec.ir import Node, Step
 from archspec.ops import kind
-from archspec.tools.render import Highlight
+from archspec.tools import render
+from archspec.tools.render import OUTPUT_ID, AddedBox, AddedNode, Additions, Highlight, Wire, added_id
 
 if TYPE_CHECKING:
     from archspec.spec import Spec
@@ -80,6 +81,7 @@ class Diff:
     b: str
     steps: tuple[StepChange, ...]
     totals: dict[str, Pair]  # params, macs, activation_bytes, input_shape, outputs
+    matches: Mapping[str, str] = field(default_factory=dict)  # A's node -> B's node it is matched with
 
     @property
     def changed(self) -> tuple[StepChange, ...]:
@@ -172,7 +174,7 @@ def diff(a: Spec, b: Spec, ignore_shapes: bool = False) -> Diff:
         "input_shape": (a.input_shape, b.input_shape),
         "outputs": tuple(tuple((n, s.shapes[n]) for n in s.outputs) for s in (a, b)),  # type: ignore[dict-item]
     }
-    return Diff(a.name, b.name, tuple(changes), totals)
+    return Diff(a.name, b.name, tuple(changes), totals, to_b)
 
 
 def _inner(step: Step, name: str) -> str:
@@ -330,15 +332,18 @@ def _flat(node: Node) -> dict[str, Any]:
     return flat
 
 
-def highlight(found: Diff) -> Highlight:
+def highlight(found: Diff, a: Spec | None = None, b: Spec | None = None) -> Highlight:
     """What a drawing of A colours for `render A --diff B`: A's steps and nodes that B changes or
-    lacks; the title names B and what B adds, which a drawing of A has no box for."""
+    lacks; the title names B and counts what B adds. Given the two specs `found` compares, the
+    drawing also draws what B adds, and a legend box (`archspec.tools.render`)."""
     steps = {s.a.name: s.status for s in found.changed if s.a is not None}
     nodes = {n.a: n.status for s in found.changed for n in s.nodes if n.a is not None}
     nodes.update({name: "removed" for s in found.changed if s.status == "removed" and s.a for name in s.a.nodes})
     added = [s.b.name for s in found.changed if s.a is None and s.b is not None]
     new_nodes = sum(1 for s in found.changed if s.a is not None for n in s.nodes if n.status == "added")
-    legend = f"diff against B = {found.b}: amber = changed in B, red = not in B"
+    drawn = additions(found, a, b) if a is not None and b is not None else None
+    # With a legend box, the title need not name the colours.
+    legend = f"diff against B = {found.b}" + ("" if drawn else ": amber = changed in B, red = not in B")
     adds = []
     if added:
         shown = ", ".join(added[:3]) + (f" and {len(added) - 3} more" if len(added) > 3 else "")
@@ -347,7 +352,86 @@ def highlight(found: Diff) -> Highlight:
         adds.append(f"{new_nodes} node{'s' if new_nodes != 1 else ''} in changed steps")
     if adds:
         legend += f"; B adds {' and '.join(adds)}"
-    return Highlight(steps, nodes, legend)
+    return Highlight(steps, nodes, legend, drawn)
+
+
+def additions(found: Diff, a: Spec, b: Spec) -> Additions:
+    """What a drawing of A draws of B (`found` compares A with B): B's nodes and steps without a
+    match in A, every edge of B that A lacks, and every edge of A that B lacks. An end of an edge
+    is named as A names it where it has a match in A, else by the id of its added box."""
+    to_a = {y: x for x, y in found.matches.items()}
+
+    def end(name: str) -> str:
+        return to_a.get(name, added_id(name))
+
+    outputs = {
+        s.a.name: Wire(end(s.b.output), OUTPUT_ID, fmt(b.shapes[s.b.output]), s.b.output)
+        for s in found.steps
+        if s.a and s.b and end(s.b.output) != s.a.output
+    }
+    return Additions(
+        _added_boxes(found, b),
+        _added_nodes(found, b, to_a),
+        tuple(_wires(a, b, to_a, end)),
+        frozenset(_gone_edges(a, b, found.matches)),
+        outputs,
+    )
+
+
+def _added_boxes(found: Diff, b: Spec) -> tuple[AddedBox, ...]:
+    """The blocks view's boxes of the steps B adds: each run of them that B writes one after the
+    other is grouped as a drawing of B would group it (ten added block35 instances are one box)."""
+    added = {s.b.name for s in found.steps if s.a is None and s.b is not None}
+    runs: list[list[Step]] = []
+    for index, step in enumerate(b.steps):
+        if step.name not in added:
+            continue
+        if runs and index and b.steps[index - 1] is runs[-1][-1]:
+            runs[-1].append(step)
+        else:
+            runs.append([step])
+    groups = [group for run in runs for group in render.step_groups(b, run)]
+    return tuple(AddedBox(added_id(group.id), render.group_label(b, group), group.steps) for group in groups)
+
+
+def _added_nodes(found: Diff, b: Spec, to_a: Mapping[str, str]) -> dict[str, AddedNode]:
+    """B's nodes without a match in A, by the id of their box; each in A's step that B's step is
+    matched with, if any."""
+    home = {s.b.name: s.a.name for s in found.steps if s.a is not None and s.b is not None}
+    steps = {step.name: step for step in b.steps}
+    nodes = {}
+    for node in b.nodes:
+        if node.name not in to_a:  # the input always has its match
+            scope = _inner(steps[node.block], node.name).rpartition("/")[0]
+            nodes[added_id(node.name)] = AddedNode(node.name, render.op_label(node), home.get(node.block), scope)
+    return nodes
+
+
+def _has_edge(spec: Spec, match: Mapping[str, str], source: str, name: str) -> bool:
+    """Whether `spec` has the edge from `source` into `name`, both named on the other side."""
+    return source in match and name in match and match[source] in spec.node(match[name]).inputs
+
+
+def _wires(a: Spec, b: Spec, to_a: Mapping[str, str], end: Callable[[str], str]) -> Iterator[Wire]:
+    """The edges of B that A lacks, into its nodes and then into its outputs."""
+    for node in b.nodes:
+        for source in dict.fromkeys(node.inputs):
+            if not _has_edge(a, to_a, source, node.name):
+                yield Wire(end(source), end(node.name), fmt(b.shapes[source]), source)
+    for index, output in enumerate(b.outputs):
+        if index >= len(a.outputs) or to_a.get(output) != a.outputs[index]:
+            yield Wire(end(output), f"{OUTPUT_ID}{index}", fmt(b.shapes[output]), output)
+
+
+def _gone_edges(a: Spec, b: Spec, to_b: Mapping[str, str]) -> Iterator[tuple[str, str]]:
+    """The edges of A that B lacks: (source, node), and (output, OUTPUT_ID + index)."""
+    for node in a.nodes:
+        for source in dict.fromkeys(node.inputs):
+            if not _has_edge(b, to_b, source, node.name):
+                yield (source, node.name)
+    for index, output in enumerate(a.outputs):
+        if index >= len(b.outputs) or to_b.get(output) != b.outputs[index]:
+            yield (output, f"{OUTPUT_ID}{index}")
 
 
 # -- reports ------------------------------------------------------------------------------------

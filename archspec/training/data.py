@@ -205,13 +205,19 @@ class Augment:
     flip: bool = True
 
 
-# Digits are 8x8 and not mirror-symmetric (a mirrored 2 is no digit): a milder crop, no flip.
-DIGITS_AUGMENT = Augment(area=(0.5, 1.0), flip=False)
+# The crops a recipe names (`recipe.AUGMENTS`): Inception's; half the image or more, unmirrored
+# (digits' default); the whole image mirrored half the time; the whole image.
+AUGMENTS = {
+    "inception": Augment(),
+    "light": Augment(area=(0.5, 1.0), flip=False),
+    "flip": Augment(area=(1.0, 1.0), ratio=(1.0, 1.0)),
+    "none": Augment(area=(1.0, 1.0), ratio=(1.0, 1.0), flip=False),
+}
 EVAL_FRACTION = 0.875  # the Inception evaluation crop: the central 87.5 % of height and width
 
 
-def augment_for(source: str) -> Augment:
-    return DIGITS_AUGMENT if source == "digits" else Augment()
+def augment_for(name: str) -> Augment:
+    return AUGMENTS[name]
 
 
 def sample_rng(seed: int, epoch: int, index: int) -> np.random.Generator:

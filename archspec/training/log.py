@@ -5,7 +5,8 @@
     RUN/events.out.tfevents.*  TensorBoard scalars, one point per epoch (`tensorboard --logdir RUN`)
     RUN/curves.png             loss and top-1 accuracy against epochs, training and validation
 
-`progress` is the bar on standard error that `archspec eval` shows while it works.
+`progress` is the bar on standard error that `archspec eval` shows while it works; `StepProgress`
+is training's within an epoch: a bar on a terminal, a line every few steps in a log.
 
 TensorBoard's event files are written here directly (records of `Event` protos), because the
 writers of torch and of tensorboard itself import TensorFlow, which takes many seconds.
@@ -151,3 +152,48 @@ def progress(total: int, description: str, unit: str = "image") -> Any:
     from tqdm import tqdm
 
     return tqdm(total=total, desc=description, unit=unit, disable=not sys.stderr.isatty(), leave=False)
+
+
+class StepProgress:
+    """Training's progress within an epoch, on standard error: a tqdm bar with the loss and the rate
+    on a terminal; elsewhere (a log file, a pipe, a batch job) a line every `every` steps, by
+    default ten an epoch, and none where `every` is 0. Nothing at all unless `show`."""
+
+    def __init__(self, steps: int, done: int, epoch: int, epochs: int, every: int | None, show: bool) -> None:
+        import sys
+
+        self.steps, self.done, self.title = steps, done, f"epoch {epoch + 1}/{epochs}"
+        self.every = max(1, -(-steps // 10)) if every is None else every
+        self.bar = None
+        if show and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=steps, initial=done, desc=self.title, unit="step", leave=False, dynamic_ncols=True)
+        self.lines = show and self.bar is None and self.every > 0
+        self.started, self.images, self.loss = time.perf_counter(), 0, 0.0
+
+    def __enter__(self) -> StepProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def step(self, loss: float, lr: float, images: int) -> None:
+        """One optimizer step done, with its mean loss over `images` images."""
+        self.done, self.images = self.done + 1, self.images + images
+        self.loss = loss if self.images == images else 0.9 * self.loss + 0.1 * loss  # smoothed, as tqdm's rate
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.4g}", refresh=False)
+        elif self.lines and (self.done % self.every == 0 or self.done == self.steps):
+            import sys
+
+            rate = self.images / max(time.perf_counter() - self.started, 1e-9)
+            width = len(str(self.steps))
+            print(
+                f"{self.title}  step {self.done:{width}d}/{self.steps}  loss {self.loss:.4f}  lr {lr:.4g}  "
+                f"{rate:.0f} img/s",
+                file=sys.stderr,
+                flush=True,
+            )

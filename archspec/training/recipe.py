@@ -7,6 +7,10 @@ at 2.0, the auxiliary classifier's loss, label smoothing (0.1 there; off by defa
 TF-slim's training script). Momentum 0.9 and weight decay 4e-5 are TF-slim's
 (train_image_classifier.py, inception_v4 arg scope), whose moving average also warms up with the
 number of updates.
+
+The paper's recipe is the default; a run may choose another optimizer (SGD with momentum, AdamW),
+a cosine schedule with a linear warm-up, its weight decay and its augmentation. Whatever it chose
+is part of the run's settings, so a checkpoint records it and `--resume` trains on with it.
 """
 
 from __future__ import annotations
@@ -15,11 +19,22 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-import numpy as np
+OPTIMIZERS = ("rmsprop", "sgd", "adamw")
+SCHEDULES = ("step", "cosine")
+AUGMENTS = ("inception", "light", "flip", "none")
+# What an optimizer starts from where the run does not say: AdamW's rate and decoupled decay are
+# timm's and the ConvNeXt paper's; SGD and RMSProp keep the paper's numbers.
+OPTIMIZER_DEFAULTS: dict[str, dict[str, float]] = {"adamw": {"learning_rate": 1e-3, "weight_decay": 0.05}}
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPSILON = 1e-8
 
 
 @dataclass(frozen=True)
 class Recipe:
+    optimizer: str = "rmsprop"  # one of OPTIMIZERS
+    schedule: str = "step"  # "step": the staircase below; "cosine": from the rate to 0 over the run
+    warmup_epochs: int = 0  # the rate rises linearly from 0 over these first epochs
+    augment: str = "inception"  # the training crop, one of AUGMENTS (see `archspec.training.data`)
     learning_rate: float = 0.045
     lr_decay: float = 0.94  # multiplied in every `decay_epochs` epochs (a staircase)
     decay_epochs: int = 2
@@ -27,7 +42,7 @@ class Recipe:
     rmsprop_epsilon: float = 1.0
     momentum: float = 0.9
     clip_norm: float = 2.0  # the global norm of all gradients
-    weight_decay: float = 4e-5  # on conv and dense kernels only
+    weight_decay: float = 4e-5  # on conv and dense kernels only; AdamW's decoupled
     ema_decay: float = 0.9999
     label_smoothing: float = 0.0
     aux_weight: float = 0.4  # the loss weight of every output after the first (auxiliary heads)
@@ -73,13 +88,34 @@ class Run:
         recipe = values.get("recipe", {})
         if not isinstance(recipe, dict):
             raise TypeError("the recipe is not a mapping")
-        kinds = {f.name: f.type for f in fields(Recipe)}
-        for name, value in recipe.items():
-            number = type(value) is int or (type(value) is float and math.isfinite(value))
-            if name not in kinds or not number or (kinds[name] == "int" and type(value) is not int):
-                raise ValueError(f"recipe {name!r} must be a known, finite number")
-        values["recipe"] = Recipe(**recipe)
+        # A run recorded before runs chose their crop had the one its data called for.
+        values["recipe"] = recipe_from_json({"augment": default_augment(values["data"]), **recipe})
         return cls(**values)
+
+
+def default_augment(data: str) -> str:
+    """Digits are 8x8 and not mirror-symmetric (a mirrored 2 is no digit): a milder crop, no flip."""
+    return "light" if data == "digits" else "inception"
+
+
+CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "augment": AUGMENTS}
+
+
+def recipe_from_json(recipe: dict[str, Any]) -> Recipe:
+    """A recorded recipe; ValueError unless each setting is known and of its kind: a name among its
+    choices, a finite number, a whole number where the recipe counts."""
+    kinds = {f.name: f.type for f in fields(Recipe)}
+    for name, value in recipe.items():
+        if name in CHOICES:
+            if value not in CHOICES[name]:
+                raise ValueError(f"recipe {name!r} must be one of {', '.join(CHOICES[name])}")
+            continue
+        number = type(value) is int or (type(value) is float and math.isfinite(value))
+        if name not in kinds or not number or (kinds[name] == "int" and type(value) is not int):
+            raise ValueError(f"recipe {name!r} must be a known, finite number")
+        if value < 0:
+            raise ValueError(f"recipe {name!r} must not be negative")
+    return Recipe(**recipe)
 
 
 MAX_SIDE = 65_536  # a run's input height or width
@@ -97,9 +133,27 @@ def resume_conflicts(saved: Run, asked: Run) -> list[str]:
     return [name for name in RESUME_FIXED if getattr(saved, name) != getattr(asked, name)]
 
 
-def learning_rate(recipe: Recipe, epoch: int) -> float:
-    """The rate during (0-based) `epoch`: 0.045 x 0.94 ** (epoch // 2) with the defaults."""
-    return recipe.learning_rate * recipe.lr_decay ** (epoch // recipe.decay_epochs)
+def learning_rate(recipe: Recipe, epoch: float, epochs: int = 1) -> float:
+    """The rate at `epoch`, counted from 0 in epochs and fractions of one (a step's place), in a run
+    of `epochs`. The step schedule is 0.045 x 0.94 ** (epoch // 2) with the defaults; the cosine one
+    falls from the rate to 0 at the run's end. Either rises linearly from 0 during the warm-up."""
+    warmup = recipe.warmup_epochs
+    if epoch < warmup:
+        return recipe.learning_rate * epoch / warmup
+    if recipe.schedule == "cosine":
+        done = (epoch - warmup) / max(epochs - warmup, 1e-9)
+        return recipe.learning_rate * 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
+    return recipe.learning_rate * recipe.lr_decay ** (int(epoch) // recipe.decay_epochs)
+
+
+def step_rate(recipe: Recipe, epoch: int, batch: int, steps: int, epochs: int) -> float:
+    """The rate of batch `batch` (0-based) of `steps` in `epoch`: the staircase changes once an
+    epoch, the warm-up and the cosine every step. A warm-up step takes the rate its end reaches, so
+    that the first step moves and the last reaches the peak."""
+    at = epoch + batch / steps
+    if at < recipe.warmup_epochs:
+        return recipe.learning_rate * (at + 1 / steps) / recipe.warmup_epochs
+    return learning_rate(recipe, at, epochs)
 
 
 def ema_decay(recipe: Recipe, updates: int) -> float:
@@ -112,6 +166,8 @@ def ema_decay(recipe: Recipe, updates: int) -> float:
 def step_seed(seed: int, step: int, rank: int) -> int:
     """The seed of the framework's generator (dropout) for one step of one process: randomness is
     a function of (seed, step, rank), so a resumed run draws what the uninterrupted run drew."""
+    import numpy as np  # here: the command line reads this module's choices and must start fast
+
     return int(np.random.SeedSequence((seed, step, rank)).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
@@ -120,6 +176,11 @@ def settle(asked: dict[str, Any], saved: Run | None) -> Run:
     always there), the others from the checkpoint being resumed, else the defaults. Given values
     that differ from the checkpoint's are left for `resume_conflicts` to report."""
     given = {k: v for k, v in asked.items() if v is not None and k != "recipe"}
-    base = saved.to_json() if saved is not None else Run(data=given["data"], input_size=given["input_size"]).to_json()
-    recipe = {**base["recipe"], **{k: v for k, v in asked.get("recipe", {}).items() if v is not None}}
-    return Run.from_json({**base, **given, "recipe": recipe})
+    chosen = {k: v for k, v in asked.get("recipe", {}).items() if v is not None}
+    if saved is not None:
+        base = saved.to_json()
+    else:
+        base = Run(data=given["data"], input_size=given["input_size"]).to_json()
+        base["recipe"].update(OPTIMIZER_DEFAULTS.get(chosen.get("optimizer", ""), {}))
+        del base["recipe"]["augment"]  # the data's own, unless chosen
+    return Run.from_json({**base, **given, "recipe": {**base["recipe"], **chosen}})

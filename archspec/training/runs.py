@@ -42,6 +42,7 @@ class Options:
     amp: str | None = None
     checkpoint_every: int | None = None  # steps; by default a checkpoint ends each epoch only
     progress: bool = True
+    log_every: int | None = None  # steps between progress lines where there is no terminal (0: none)
 
 
 @dataclass

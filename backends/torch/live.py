@@ -50,12 +50,20 @@ class Network(nn.Module):
 
     @property
     def feature_info(self) -> list[dict[str, Any]]:
-        """timm's feature_info: for each stage (`archspec.analysis.stages`), its step, channels and
-        reduction of the input's size; of a model that returns stages, those it returns."""
+        """timm's feature_info: for each stage (`archspec.analysis.stages`), its module (the step,
+        or a module inside one: `stem.conv2d_2b`), channels and reduction of the input's size; of a
+        model that returns stages, those it returns."""
         found = stages(self.spec)
         returned = [s for s in found if s.node in self.spec.outputs]
         shown = returned if self.spec.tuple_outputs and returned else found
-        return [{"module": s.name, "num_chs": s.channels, "reduction": s.reduction} for s in shown]
+        return [
+            {
+                "module": s.name if s.name != s.node else self._paths.get(s.node, s.node.replace("/", ".")),
+                "num_chs": s.channels,
+                "reduction": s.reduction,
+            }
+            for s in shown
+        ]
 
     def reset_classifier(self, num_classes: int) -> None:
         """timm's: a freshly initialised final dense layer of `num_classes` units in place of the

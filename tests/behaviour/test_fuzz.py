@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from support import deadline
 
 import archspec
+from archspec.analysis.stages import stages
 from archspec.errors import SpecError
 from archspec.tools import render
 
@@ -160,7 +161,10 @@ def documents(draw: st.DrawFn) -> Any:
         action = draw(st.sampled_from(["replace", "replace", "delete", "add"]))
         if action == "add" and isinstance(_get(doc, path), dict):
             doc = _replace(
-                doc, (*path, draw(st.sampled_from([*ATTRS, "blocks", "outputs", "extends"]))), draw(values), False
+                doc,
+                (*path, draw(st.sampled_from([*ATTRS, "blocks", "outputs", "features", "extends"]))),
+                draw(values),
+                False,
             )
         else:
             doc = _replace(doc, path, draw(values), action == "delete" and bool(path))
@@ -187,7 +191,7 @@ def texts(draw: st.DrawFn) -> str:
 
 def check_one(text: str, folder: Path) -> None:
     """Load `text` as folder/spec.yaml (beside a second spec it may include or extend); a Spec must
-    also render and summarise."""
+    also render, summarise and list its feature stages."""
     (folder / "spec.yaml").write_text(text, encoding="utf-8")
     started = time.perf_counter()
     with deadline(TIME_LIMIT_S):
@@ -200,6 +204,7 @@ def check_one(text: str, folder: Path) -> None:
                 assert "\n" not in diagnostic.message
             return
         spec.summary()
+        stages(spec)
         render.to_dot(spec, level="layers")
     assert time.perf_counter() - started < TIME_LIMIT_S
 

@@ -160,8 +160,8 @@ def test_a_spec_error_on_either_side_exits_1_located_without_traceback(tmp_path:
 
 
 def test_render_diff_colours_what_b_changes_and_lacks(tmp_path: Path) -> None:
-    spec = load("inception_resnet_v2")
-    highlight = diff.highlight(diff.diff(spec, load("inception_resnet_v2_paper")))
+    spec, paper = load("inception_resnet_v2"), load("inception_resnet_v2_paper")
+    highlight = diff.highlight(diff.diff(spec, paper), spec, paper)
     dot = render.to_dot(spec, highlight=highlight)
     boxes = {line.split('"')[1]: line for line in dot.splitlines() if 'class="step"' in line}
     assert (
@@ -175,6 +175,7 @@ def test_render_diff_colours_what_b_changes_and_lacks(tmp_path: Path) -> None:
     assert f'fillcolor="{render.REMOVED_FILL}", tooltip="stem/conv2d_4a (removed in B)"' in layers
     plain = render.to_dot(spec)
     assert render.CHANGED_FILL not in plain and render.REMOVED_FILL not in plain
+    assert render.ADDED_FILL not in plain and render.LEGEND_ID not in plain
     done = run_archspec(
         "render", "inception_resnet_v2", "--diff", "inception_resnet_v2_paper", "-o", "d.dot", cwd=tmp_path
     )

@@ -10,11 +10,11 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 import pytest
+from dot import STRING, parse, unquote
 from support import NETWORKS, ROOT
 
 import archspec
@@ -26,67 +26,6 @@ from archspec.tools import render
 HAS_DOT = shutil.which("dot") is not None
 needs_dot = pytest.mark.skipif(not HAS_DOT, reason="Graphviz's dot is not installed (make install tries apt-get)")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-# -- a parser for the DOT that render emits, and only that ---------------------------------------
-
-STRING = r'"((?:[^"\\]|\\.)*)"'
-ATTR = re.compile(rf"(\w+)={STRING}")
-NODE = re.compile(rf"^{STRING} \[(.*)\];$")
-EDGE = re.compile(rf"^{STRING} -> {STRING} \[(.*)\];$")
-GRAPH_ATTR = re.compile(rf"^(\w+)={STRING};$")
-
-
-def unquote(text: str) -> str:
-    return re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), text)
-
-
-@dataclass
-class Dot:
-    graph: dict[str, str] = field(default_factory=dict)
-    nodes: dict[str, dict[str, str]] = field(default_factory=dict)
-    edges: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
-    cluster_of: dict[str, str] = field(default_factory=dict)
-    same_rank: list[list[str]] = field(default_factory=list)
-
-    def of_class(self, kind: str) -> dict[str, dict[str, str]]:
-        return {name: attrs for name, attrs in self.nodes.items() if attrs.get("class") == kind}
-
-
-def parse(text: str) -> Dot:
-    """Every line must be one of the forms render writes; anything else fails the test."""
-    lines = [line.strip() for line in text.strip().splitlines()]
-    assert re.fullmatch(rf"digraph {STRING} \{{", lines[0]) and lines[-1] == "}"
-    dot, cluster = Dot(), None
-    for line in lines[1:-1]:
-        if m := EDGE.match(line):
-            dot.edges.append((unquote(m[1]), unquote(m[2]), attrs(m[3])))
-        elif m := NODE.match(line):
-            name = unquote(m[1])
-            assert name not in dot.nodes, f"node {name} declared twice"
-            dot.nodes[name] = attrs(m[2])
-            if cluster:
-                dot.cluster_of[name] = cluster
-        elif m := GRAPH_ATTR.match(line):
-            dot.graph[m[1]] = unquote(m[2])
-        elif m := re.fullmatch(rf"subgraph {STRING} \{{", line):
-            cluster = unquote(m[1])
-        elif line == "}":
-            cluster = None
-        elif line.startswith("{rank=same; "):
-            dot.same_rank.append([unquote(s) for s in re.findall(STRING, line)])
-        elif cluster and line.startswith("label="):
-            continue
-        else:
-            assert re.fullmatch(r"(node|edge) \[.*\];", line), f"unexpected DOT line: {line}"
-    for tail, head, _ in dot.edges:
-        assert tail in dot.nodes and head in dot.nodes, f"edge {tail} -> {head} to an undeclared node"
-    return dot
-
-
-def attrs(text: str) -> dict[str, str]:
-    found = {key: unquote(value) for key, value in ATTR.findall(text)}
-    assert ", ".join(f'{k}="{v}"' for k, v in ATTR.findall(text)) == text, f"unparsed attributes: {text}"
-    return found
 
 
 @cache

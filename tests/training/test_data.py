@@ -104,7 +104,7 @@ def test_image_folder_errors_are_one_clear_line(tmp_path: Path) -> None:
 
 def test_training_crop_depends_only_on_seed_epoch_and_index() -> None:
     images = data.load("digits", "train")
-    size, augment = (32, 32), data.DIGITS_AUGMENT
+    size, augment = (32, 32), data.AUGMENTS["light"]
     first, label = data.train_example(images, 5, epoch=0, seed=0, size=size, channels=3, augment=augment)
     again, _ = data.train_example(images, 5, epoch=0, seed=0, size=size, channels=3, augment=augment)
     other, _ = data.train_example(images, 5, epoch=1, seed=0, size=size, channels=3, augment=augment)

@@ -12,7 +12,6 @@ state), so that a resumed run continues as the uninterrupted one would.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,9 @@ from archspec.backends import tensorflow as btf
 from archspec.spec import Spec
 from archspec.training import checkpoint as ckpt
 from archspec.training import data
-from archspec.training.log import TrainingLog
+from archspec.training.log import StepProgress, TrainingLog
 from archspec.training.metrics import Totals
-from archspec.training.recipe import Run, ema_decay, learning_rate
+from archspec.training.recipe import ADAM_BETAS, ADAM_EPSILON, Recipe, Run, ema_decay, step_rate
 from archspec.training.runs import (
     Options,
     Outcome,
@@ -47,6 +46,19 @@ from archspec.training.tensorflow.evaluate import evaluate, predictor
 def _one_hot_targets(labels: Any, classes: int, smoothing: float) -> Any:
     """Label smoothing as PyTorch defines it: (1 - e) one-hot + e / classes."""
     return tf.one_hot(labels, classes) * (1.0 - smoothing) + smoothing / classes
+
+
+def make_optimizer(recipe: Recipe) -> keras.optimizers.Optimizer:
+    """The recipe's optimizer. Weight decay is applied in the step, on kernels only, for each."""
+    rate = recipe.learning_rate
+    if recipe.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=rate, momentum=recipe.momentum)
+    if recipe.optimizer == "adamw":  # Adam, with AdamW's decoupled decay applied in the step
+        beta_1, beta_2 = ADAM_BETAS
+        return keras.optimizers.Adam(learning_rate=rate, beta_1=beta_1, beta_2=beta_2, epsilon=ADAM_EPSILON)
+    return keras.optimizers.RMSprop(
+        learning_rate=rate, rho=recipe.rmsprop_decay, momentum=recipe.momentum, epsilon=recipe.rmsprop_epsilon
+    )
 
 
 class Trainer:
@@ -71,18 +83,13 @@ class Trainer:
                 f"for each of {self.replicas} replicas"
             )
         self.channels = spec.input_shape[2]
-        self.augment = data.augment_for(run.data)
+        self.augment = data.augment_for(self.recipe.augment)
 
         keras.utils.set_random_seed(run.seed)  # the initial weights and dropout's seeds
         with self.strategy.scope():
             self.model = btf.build(spec)
             self.ema_model = btf.build(spec)
-            self.optimizer = keras.optimizers.RMSprop(
-                learning_rate=self.recipe.learning_rate,
-                rho=self.recipe.rmsprop_decay,
-                momentum=self.recipe.momentum,
-                epsilon=self.recipe.rmsprop_epsilon,
-            )
+            self.optimizer = make_optimizer(self.recipe)
             self.optimizer.build(self.model.trainable_variables)
         # The moving average covers every weight, batch-norm statistics included.
         ema_by_path = {v.path: v for v in self.ema_model.weights}
@@ -118,7 +125,14 @@ class Trainer:
         clipped, _ = tf.clip_by_global_norm(summed, self.recipe.clip_norm)
         variables = self.model.trainable_variables
         wd = self.recipe.weight_decay
-        updates = [g + wd * v if decayed else g for g, v, decayed in zip(clipped, variables, self.decayed, strict=True)]
+        if self.recipe.optimizer == "adamw":  # decoupled, as torch's AdamW: w <- w (1 - rate x decay) first
+            shrink = 1.0 - tf.cast(self.optimizer.learning_rate, tf.float32) * wd
+            for v, decayed in zip(variables, self.decayed, strict=True):
+                if decayed:
+                    v.assign(v * shrink)
+            updates = clipped
+        else:
+            updates = [g + wd * v if d else g for g, v, d in zip(clipped, variables, self.decayed, strict=True)]
         self.optimizer.apply(updates, variables)
         for average, current in self.averaged:
             average.assign(decay * average + (1.0 - decay) * current)
@@ -154,7 +168,7 @@ class Trainer:
                 "steps_per_epoch": self.steps,
                 "world_size": self.replicas,
             },
-            "learning_rate": learning_rate(self.recipe, p.epoch),
+            "learning_rate": self._rate(),
             "ema_decay": ema_decay(self.recipe, p.step),
             "data_order": {
                 "order": "archspec.training.data.epoch_order(count, seed, epoch)",
@@ -198,14 +212,14 @@ class Trainer:
 
     # --- the loop --------------------------------------------------------------------------------
 
-    def _progress(self) -> Any:
-        from tqdm import tqdm
-
+    def _rate(self) -> float:
         p = self.position
-        return tqdm(
-            total=self.steps, initial=p.batch, desc=f"epoch {p.epoch + 1}/{self.run.epochs}", unit="step",
-            disable=not (self.options.progress and sys.stderr.isatty()), leave=False, dynamic_ncols=True,
-        )  # fmt: skip
+        return step_rate(self.recipe, p.epoch, p.batch, self.steps, self.run.epochs)
+
+    def _progress(self) -> StepProgress:
+        p = self.position
+        options = self.options
+        return StepProgress(self.steps, p.batch, p.epoch, self.run.epochs, options.log_every, options.progress)
 
     def _batch(self, indices: np.ndarray, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         examples = [
@@ -226,11 +240,11 @@ class Trainer:
     def _train_epoch(self, stop: StopSignals) -> bool:
         p = self.position
         order = data.epoch_order(len(self.train_set), self.run.seed, p.epoch)
-        lr = learning_rate(self.recipe, p.epoch)
-        self.optimizer.learning_rate = lr
         started = time.perf_counter()
         with self._progress() as bar:
             while p.batch < self.steps:
+                lr = self._rate()
+                self.optimizer.learning_rate = lr
                 images, labels = self._batch(order[p.batch * self.global_batch :][: self.global_batch], p.epoch)
                 decay = tf.constant(ema_decay(self.recipe, p.step + 1), tf.float32)
                 loss_sum, correct = self._step_fn(self._distribute(images), self._distribute(labels), decay)
@@ -238,8 +252,7 @@ class Trainer:
                 p.loss_sum += float(loss_sum)
                 p.correct += int(correct)
                 p.seen += len(labels)
-                bar.update(1)
-                bar.set_postfix(loss=f"{float(loss_sum) / len(labels):.3f}", lr=f"{lr:.4g}", refresh=False)
+                bar.step(float(loss_sum) / len(labels), lr, len(labels))
                 if stop.received is not None:
                     p.seconds += time.perf_counter() - started
                     return False
@@ -266,7 +279,8 @@ class Trainer:
                     p = self.position
                     sums = [p.loss_sum, p.correct, p.seen]
                     val = self._validate().metrics()
-                    row = epoch_row(p, sums, val, learning_rate(self.recipe, p.epoch), p.seconds)
+                    last_rate = step_rate(self.recipe, p.epoch, self.steps - 1, self.steps, self.run.epochs)
+                    row = epoch_row(p, sums, val, last_rate, p.seconds)
                     self.history.append(row)
                     self.position = Position(p.epoch + 1, 0, p.step)
                     path = self.save(interrupted=False)

@@ -11,7 +11,6 @@ return; `resume=True` continues from it as if nothing had happened.
 from __future__ import annotations
 
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,9 +26,9 @@ from archspec.backends.torch.regional import compile_blocks
 from archspec.spec import Spec
 from archspec.training import checkpoint as ckpt
 from archspec.training import data
-from archspec.training.log import TrainingLog
+from archspec.training.log import StepProgress, TrainingLog
 from archspec.training.metrics import Totals
-from archspec.training.recipe import Recipe, Run, ema_decay, learning_rate, step_seed
+from archspec.training.recipe import ADAM_BETAS, ADAM_EPSILON, Recipe, Run, ema_decay, step_rate, step_seed
 from archspec.training.runs import (
     Options,
     Outcome,
@@ -68,18 +67,21 @@ def deterministic_cpu(device: torch.device) -> Iterator[None]:
         torch.set_flush_denormal(False)
 
 
-def make_optimizer(model: Network, recipe: Recipe) -> torch.optim.RMSprop:
-    """RMSProp as the paper sets it; weight decay on conv and dense kernels only, as TF-slim's
-    regularisers. (PyTorch adds epsilon outside the square root, TensorFlow inside; with epsilon
-    1.0 both start as plain momentum SGD and differ little.)"""
+def make_optimizer(model: Network, recipe: Recipe) -> torch.optim.Optimizer:
+    """The recipe's optimizer, weight decay on conv and dense kernels only, as TF-slim's
+    regularisers: added to the gradient for SGD and RMSProp, decoupled for AdamW. RMSProp is set
+    as the paper sets it (PyTorch adds epsilon outside the square root, TensorFlow inside; with
+    epsilon 1.0 both start as plain momentum SGD and differ little)."""
     kernels = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
     others = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
+    groups = [{"params": kernels, "weight_decay": recipe.weight_decay}, {"params": others, "weight_decay": 0.0}]
+    rate = recipe.learning_rate
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=rate, momentum=recipe.momentum)
+    if recipe.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=rate, betas=ADAM_BETAS, eps=ADAM_EPSILON)
     return torch.optim.RMSprop(
-        [{"params": kernels, "weight_decay": recipe.weight_decay}, {"params": others, "weight_decay": 0.0}],
-        lr=recipe.learning_rate,
-        alpha=recipe.rmsprop_decay,
-        eps=recipe.rmsprop_epsilon,
-        momentum=recipe.momentum,
+        groups, lr=rate, alpha=recipe.rmsprop_decay, eps=recipe.rmsprop_epsilon, momentum=recipe.momentum
     )
 
 
@@ -112,9 +114,8 @@ class Trainer:
                 f"for each of {cluster.world} processes"
             )
         self.preprocess = spec.preprocess
-        self.dataset = TrainImages(
-            self.train_set, run.input_size, self.channels, data.augment_for(run.data), run.seed, self.preprocess
-        )
+        crop = data.augment_for(run.recipe.augment)
+        self.dataset = TrainImages(self.train_set, run.input_size, self.channels, crop, run.seed, self.preprocess)
 
         torch.manual_seed(run.seed)  # the initial weights
         self.model = cluster.place(build(spec))
@@ -138,7 +139,7 @@ class Trainer:
                 "steps_per_epoch": self.steps,
                 "world_size": self.cluster.world,
             },
-            "learning_rate": learning_rate(self.recipe, p.epoch),
+            "learning_rate": self._rate(),
             "ema_decay": ema_decay(self.recipe, p.step),
             "data_order": {
                 "sampler": "DistributedSampler(shuffle=True, drop_last=True), set_epoch(epoch)",
@@ -210,29 +211,28 @@ class Trainer:
         )  # fmt: skip
         return Totals.from_list(self.cluster.sum(mine.as_list()))
 
-    def _progress(self) -> Any:
-        from tqdm import tqdm
-
-        show = self.options.progress and self.cluster.main and sys.stderr.isatty()
+    def _rate(self) -> float:
         p = self.position
-        return tqdm(
-            total=self.steps, initial=p.batch, desc=f"epoch {p.epoch + 1}/{self.run.epochs}", unit="step",
-            disable=not show, leave=False, dynamic_ncols=True,
-        )  # fmt: skip
+        return step_rate(self.recipe, p.epoch, p.batch, self.steps, self.run.epochs)
+
+    def _progress(self) -> StepProgress:
+        p = self.position
+        show = self.options.progress and self.cluster.main
+        return StepProgress(self.steps, p.batch, p.epoch, self.run.epochs, self.options.log_every, show)
 
     def _train_epoch(self, forward: torch.nn.Module, stop: StopSignals) -> bool:
         """Train the rest of the current epoch; False when a signal stopped it."""
         p = self.position
         order = epoch_order(len(self.train_set), self.run.seed, p.epoch, self.cluster.rank, self.cluster.world)
-        lr = learning_rate(self.recipe, p.epoch)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
         self.model.train()
         cuda = self.device.type == "cuda"
         loader = train_loader(self.dataset, p.epoch, order, p.batch, self.run.batch_size, self.options.workers, cuda)
         started = time.perf_counter()
         with self._progress() as bar:
             for images, labels in loader:
+                lr = self._rate()
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
                 torch.manual_seed(step_seed(self.run.seed, p.step, self.cluster.rank))
                 x = images.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
                 loss, correct = self._step(forward, x, labels.to(self.device, non_blocking=True))
@@ -243,8 +243,7 @@ class Trainer:
                     p.correct + correct,
                     p.seen + len(labels),
                 )
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.4g}", refresh=False)
+                bar.step(loss, lr, len(labels))
                 if self.cluster.any(stop.received is not None):
                     p.seconds += time.perf_counter() - started
                     return False
@@ -257,7 +256,8 @@ class Trainer:
     def _finish_epoch(self) -> dict[str, float]:
         p = self.position
         sums = self.cluster.sum([p.loss_sum, p.correct, p.seen])
-        row = epoch_row(p, sums, self._validate().metrics(), learning_rate(self.recipe, p.epoch), p.seconds)
+        last_rate = step_rate(self.recipe, p.epoch, self.steps - 1, self.steps, self.run.epochs)
+        row = epoch_row(p, sums, self._validate().metrics(), last_rate, p.seconds)
         self.history.append(row)
         self.position = Position(p.epoch + 1, 0, p.step)
         return row

@@ -215,3 +215,67 @@ def test_build_takes_timm_s_create_model_arguments() -> None:
         bt.build("resnet50", features_only=True, out_indices=(5,))
     with pytest.raises(ValueError, match="features_only"):
         bt.build("resnet50", out_indices=(1,))
+
+
+# timm's feature_info of its inception_v4 and inception_resnet_v2, stage by stage: (channels, reduction).
+TIMM_STAGES = {
+    "inception_v4": [(64, 2), (160, 4), (384, 8), (1024, 16), (1536, 32)],
+    "inception_resnet_v2": [(64, 2), (192, 4), (320, 8), (1088, 16), (1536, 32)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(TIMM_STAGES))
+def test_inception_features_only_is_timm_s(name: str) -> None:
+    """The stages reach into the stem, so feature_info is timm's, and the features_only model returns
+    timm's maps: the same shapes at 107x107 (where valid padding shrinks every map off the
+    power-of-two sizes, while the reductions stay nominal) and, with timm's weights, the same values."""
+    from support import randomize_batch_norm
+
+    from benchmarks.reference import import_timm
+
+    try:
+        timm = import_timm()
+    except Exception as exc:  # an import that fails for any reason is this machine's, not archspec's
+        pytest.skip(f"timm does not import here: {exc}")
+    full = bt.build(name)
+    assert [(f["num_chs"], f["reduction"]) for f in full.feature_info] == TIMM_STAGES[name]
+    theirs = timm.create_model(name, pretrained=False)
+    assert [(f["num_chs"], f["reduction"]) for f in theirs.feature_info] == TIMM_STAGES[name]
+    assert full.feature_info[0]["module"] == "stem.conv2d_2b"  # a module inside the stem, as timm names one
+
+    randomize_batch_norm(theirs, seed=6)
+    theirs.eval()
+    tapped: list[torch.Tensor] = []  # what timm's features_only model returns, with these weights
+    for f in theirs.feature_info:
+        theirs.get_submodule(f["module"]).register_forward_hook(lambda m, a, out: tapped.append(out))
+    their_extractor = timm.create_model(name, pretrained=False, features_only=True).eval()
+    small = archspec.load(name, input_shape=(107, 107, 3))
+    ours = bt.build(small).eval()
+    bt.load_reference_weights(ours, theirs.state_dict(), source="timm")
+    extractor = bt.build(small, features_only=True).eval()
+    missing, _ = extractor.load_state_dict(ours.state_dict(), strict=False)
+    assert missing == []
+    assert [(f["num_chs"], f["reduction"]) for f in extractor.feature_info] == TIMM_STAGES[name]
+    x = torch.randn(1, 3, 107, 107, generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        got, shapes = extractor(x), [tuple(t.shape) for t in their_extractor(x)]
+        theirs(x)
+    assert [tuple(t.shape) for t in got] == shapes == [tuple(t.shape) for t in tapped]
+    assert [t.shape[2] for t in got] == [51, 23 if name == "inception_resnet_v2" else 25, 11, 5, 2]
+    for a, e in zip(got, tapped, strict=True):
+        assert (a - e).abs().max() <= 1e-4 * e.abs().max()
+
+
+def test_features_only_takes_out_indices_of_declared_stages() -> None:
+    """out_indices counts in the spec's `features:` as in the stages found: timm's meaning."""
+    picked = bt.build("inception_v4", features_only=True, out_indices=(1, -2)).eval()
+    assert picked.feature_info == [
+        {"module": "stem.mixed_3a", "num_chs": 160, "reduction": 4},
+        {"module": "mixed_6h", "num_chs": 1024, "reduction": 16},
+    ]
+    with torch.no_grad():
+        maps = picked(torch.zeros(1, 3, 299, 299))
+    assert [tuple(m.shape) for m in maps] == [(1, 160, 73, 73), (1, 1024, 17, 17)]
+    assert not any(key.startswith(("mixed_7", "head.")) for key in picked.state_dict())
+    with pytest.raises(ValueError, match="has 5 stages"):
+        bt.build("inception_v4", features_only=True, out_indices=(5,))
