@@ -184,8 +184,8 @@ class StepProgress:
         self.done, self.images = self.done + 1, self.images + images
         self.loss = loss if self.images == images else 0.9 * self.loss + 0.1 * loss  # smoothed, as tqdm's rate
         if self.bar is not None:
+            self.bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.4g}", refresh=False)  # drawn by the update
             self.bar.update(1)
-            self.bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.4g}", refresh=False)
         elif self.lines and (self.done % self.every == 0 or self.done == self.steps):
             import sys
 

@@ -260,3 +260,19 @@ def test_a_trained_sweep_records_accuracy_for_every_point_and_goes_on_where_it_s
     assert again[4]["val_top1"] is None and again[4]["params"] > 0 and "holds files no run wrote" in again[4]["error"]
     assert 0.0 <= again[5]["val_top1"] <= 1.0
     assert (tmp_path / "points" / blocked / "notes.txt").read_text() == "mine"
+
+
+def test_the_plot_takes_chosen_axes_keys_and_scales(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    grid = ["--set", "width.multiplier=0.5,1", "--set", "params.inception_b_blocks=3,5"]
+    grid += ["--set", "input.shape=[75,75,3]"]
+    chosen = ["--x", "params", "--y", "activation_bytes", "--color", "macs", "--marker", "width.multiplier"]
+    code, out, err = cli_sweep(tmp_path, "inception_v4", *grid, *chosen, "--log", "both", "-o", "s")
+    assert code == 0, err
+    records = json.loads((tmp_path / "s.json").read_text())["points"]
+    pairs = [(r["params"], r["activation_bytes"]) for r in records]
+    assert [r["front"] for r in records] == [
+        not any(p <= a and b <= c and (p, b) != (a, c) for p, b in pairs) for a, c in pairs
+    ]
+    assert out.count("\n* ") + out.startswith("* ") == sum(r["front"] for r in records)
+    assert (tmp_path / "s.png").read_bytes().startswith(b"\x89PNG")

@@ -161,3 +161,35 @@ def test_progress_is_a_line_every_n_steps_without_a_terminal(small: Path, tmp_pa
     default = [line for line in train(str(tmp_path / "b")).splitlines() if "  step " in line]
     assert len(default) == 4  # ten an epoch at most: here every step of four
     assert "  step " not in train(str(tmp_path / "c"), "--log-every", "0")
+
+
+def test_progress_is_a_bar_on_a_terminal(small: Path, tmp_path: Path) -> None:
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    # A terminal 100 columns wide: a new pseudo-terminal has none, and tqdm fits its bar in that.
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    out_dir = str(tmp_path / "run")
+    command = [sys.executable, "-m", "archspec", "train", str(small), *QUICK, "--epochs", "1", "-o", out_dir]
+    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=follower, text=True) as process:
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal closed: the run is over
+                break
+            if not chunk:
+                break
+            shown += chunk
+        out = process.stdout.read() if process.stdout else ""
+        assert process.wait(timeout=600) == 0, shown.decode(errors="replace")[-2000:]
+    os.close(leader)
+    text = shown.decode(errors="replace")
+    assert "epoch 1/1:" in text and "step" in text and "loss=" in text and "lr=" in text  # tqdm's bar
+    assert "  step 1/4" not in text  # no log lines where there is a bar
+    assert "done: small, 1 epoch" in out
