@@ -598,6 +598,7 @@ def _state_cases() -> list[Case]:
         "epochs-negative": (_set(("run", "epochs"), -3), "epochs must be a positive whole number"),
         "recipe-nan": (_set(("run", "recipe", "learning_rate"), float("nan")), "must be a known, finite number"),
         "position-string": (_set(("position", "step"), "7"), "an unusable position"),
+        "recipe-optimizer-unknown": (_set(("run", "recipe", "optimizer"), "adam"), "must be one of rmsprop, sgd"),
     }
     cases = []
     for name, (edit, error) in edits.items():
@@ -889,6 +890,12 @@ def _second_round_cases() -> list[Case]:
              {SPEC: BASE}, located=False),
         Case("sweep-output-folder-missing", ("sweep", SPEC, *TINY_GRID, "-o", "no/such/out"), "does not exist",
              {SPEC: BASE}, located=False),
+        Case("sweep-axis-not-a-figure", ("sweep", SPEC, *TINY_GRID, "--y", "accuracy"),
+             "--y accuracy: not a figure of this sweep", {SPEC: BASE}, code=2, located=False),
+        Case("sweep-runs-is-a-file", ("sweep", SPEC, *TINY_GRID, "--train", "digits", "--runs", "f"),
+             "--runs f exists and is not a directory", {SPEC: BASE, "f": "x"}, located=False),
+        Case("features-unknown-node", ("check", SPEC), "unknown node 'nope'", {SPEC: BASE + "features: [nope]\n"}),
+        Case("features-a-vector", ("check", SPEC), "is a vector of 10", {SPEC: BASE + "features: [u, dense_0]\n"}),
         Case("sweep-batch-1e8", ("sweep", SPEC, "--set", "params.w=4", "--measure", "torch", "--batch-size", "10" * 4),
              "a batch of 1 to 65536 images", {SPEC: BASE}, code=2, located=False),
         Case("export-into-missing-folder", ("export", SPEC, "-o", "no/such/m.onnx"), "does not exist", {SPEC: BASE},

@@ -60,8 +60,11 @@ def _sweep(args: argparse.Namespace, stop: Any) -> int:
         refuse(output, args.force, base.files)
     if args.measure:
         sweep.measuring_device(args.measure)
+    runs = Path(args.runs or (f"{args.output}.runs" if args.output else f"runs/sweep_{base.name}"))
     if args.train:
         sweep.measuring_device("torch")  # training needs PyTorch as timing does
+        if runs.exists() and not runs.is_dir():
+            raise ArchspecError(f"--runs {runs} exists and is not a directory")
 
     def load(overrides: Sequence[str]) -> archspec.Spec:
         return archspec.load(args.spec.path, overrides=overrides, roots=roots(args))
@@ -80,7 +83,6 @@ def _sweep(args: argparse.Namespace, stop: Any) -> int:
         bar.close()
     trained: list[dict[str, Any]] = []
     if args.train:
-        runs = Path(args.runs or (f"{args.output}.runs" if args.output else f"runs/sweep_{base.name}"))
         asked = {**asked_run(args, args.epochs, args.batch_size or 32), "data": args.train}
         trained, stopped_by = sweep.train(load, axes, found, asked, runs, stop)
         if stopped_by is not None:

@@ -181,7 +181,7 @@ def train(
             options = Options(out=out, resume=out.exists(), log_every=0)  # a point's folder is only ever its run
             with cleared_on_failure(out), contextlib.redirect_stdout(sys.stderr):
                 outcome = backend("torch").train(spec, run, options)
-        except (ArchspecError, RuntimeError, ValueError, MemoryError) as exc:  # the point, not the sweep
+        except (ArchspecError, RuntimeError, ValueError, MemoryError, OSError) as exc:  # the point, not the sweep
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             print(f"point {number}/{len(good)} failed: {message}", file=sys.stderr, flush=True)
             found[index] = {"run": str(out), "train_error": f"training: {message}"}

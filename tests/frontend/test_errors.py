@@ -13,7 +13,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from support import ROOT
+
+import archspec
+from archspec.errors import SpecError
 
 CLI = ("-m", "archspec")
 ERRATA = "specs/errata/inception_resnet_v2_as_printed.yaml"
@@ -120,6 +124,17 @@ def test_unknown_op_kind_suggests_the_known_one(tmp_path: Path) -> None:
     diag = result.at("spec.yaml", *pos(text, "convv"))
     assert diag.message == "unknown op 'convv'"
     assert diag.hint == "did you mean 'conv'?"
+
+
+def test_an_op_or_key_with_a_line_break_is_quoted_as_its_escape() -> None:
+    """What a spec wrote is quoted as its escape in the message itself, not only when printed:
+    a message is one line for every reader (the JSON of `check`, the Python API)."""
+    text = HEADER + 'network:\n  - {op: "co\\nnv", kernel: 3, filters: 16}\n  - {op: conv, "fil\\nters": 4}\n'
+    with pytest.raises(SpecError) as caught:
+        archspec.load(text)
+    messages = [d.message for d in caught.value.diagnostics]
+    assert "unknown op 'co\\nnv'" in messages and "unknown key 'fil\\nters' in conv" in messages
+    assert not any("\n" in m for m in messages)
 
 
 def test_wrong_type_of_filters(tmp_path: Path) -> None:
