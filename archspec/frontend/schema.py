@@ -12,7 +12,7 @@ import jsonschema
 from jsonschema.exceptions import ValidationError
 
 from archspec import ops
-from archspec.errors import Diagnostic, Pos, did_you_mean, shown
+from archspec.errors import Diagnostic, Pos, did_you_mean, printable
 from archspec.frontend.loader import Map, Seq
 
 SCHEMA_PATH = Path(__file__).parent.parent / "schema" / "spec.schema.json"  # where editors are pointed at it
@@ -195,7 +195,7 @@ def _explain(error: ValidationError, tree: Map) -> list[Diagnostic]:
         return [
             Diagnostic(
                 instance.key_pos.get(extra, pos),
-                f"unknown key {shown(extra)} {owner}",
+                f"unknown key '{printable(str(extra))}' {owner}",
                 did_you_mean(extra, allowed) or f"allowed keys: {', '.join(allowed)}",
             )
             for extra in instance
@@ -210,7 +210,7 @@ def _explain(error: ValidationError, tree: Map) -> list[Diagnostic]:
     if kind == "enum" and key == "op":
         choices = list(expected)
         hint = did_you_mean(str(instance), choices) or f"op kinds: {', '.join(choices)}"
-        return [Diagnostic(pos, f"unknown op {shown(instance)}", hint)]
+        return [Diagnostic(pos, f"unknown op '{printable(str(instance))}'", hint)]
     if kind == "propertyNames":
         return [_bad_name(error, tree)]
     if kind in ("anyOf", "oneOf") and described:
@@ -227,8 +227,8 @@ def _bad_name(error: ValidationError, tree: Map) -> Diagnostic:
         pos = container.key_pos.get(bad, pos)
         if "enum" in names_schema:
             choices = names_schema["enum"]
-            return Diagnostic(pos, f"{shown(bad)} is not an op kind", did_you_mean(bad, choices))
-    return Diagnostic(pos, f"{shown(bad)} is not a valid name", "names use letters, digits and _")
+            return Diagnostic(pos, f"'{printable(bad)}' is not an op kind", did_you_mean(bad, choices))
+    return Diagnostic(pos, f"'{printable(str(bad))}' is not a valid name", "names use letters, digits and _")
 
 
 def _enum_values(schema_here: dict[str, Any]) -> list[str]:

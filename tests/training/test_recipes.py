@@ -175,7 +175,9 @@ def test_progress_is_a_bar_on_a_terminal(small: Path, tmp_path: Path) -> None:
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
     out_dir = str(tmp_path / "run")
     command = [sys.executable, "-m", "archspec", "train", str(small), *QUICK, "--epochs", "1", "-o", out_dir]
-    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=follower, text=True) as process:
+    # tqdm redraws at most every 0.1 s by default, and four steps of this network take less.
+    env = {**os.environ, "TQDM_MININTERVAL": "0"}
+    with subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=follower, text=True) as process:
         os.close(follower)
         shown = b""
         while True:
