@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from archspec.analysis.shapes import fmt
-from archspec.errors import SpecError
+from archspec.errors import ArchspecError, SpecError
 from archspec.frontend.loader import load_text
 from archspec.frontend.overrides import split
 from archspec.limits import MAX_SWEEP_POINTS
@@ -164,7 +164,6 @@ def train(
     fails is reported and skipped. The validation figures of each point's last epoch, and the
     signal that stopped the sweep (a checkpoint was written first), if one did."""
     from archspec.backends import backend
-    from archspec.errors import ArchspecError
     from archspec.training import checkpoint
     from archspec.training.recipe import settle
     from archspec.training.runs import Options, cleared_on_failure
@@ -284,8 +283,8 @@ def rows(
             record.update(extra[index])
         record["front"] = False
         spec_error = None if point.error is None else point.error.diagnostics[0].format()
-        record["error"] = spec_error or record.pop("train_error", None)
-        record.pop("train_error", None)
+        train_error = record.pop("train_error", None)
+        record["error"] = spec_error or train_error
         records.append(record)
     for index in front(records, *objectives):
         records[index]["front"] = True

@@ -18,6 +18,7 @@ import csv
 import io
 import os
 import socket
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -147,8 +148,6 @@ def progress(total: int, description: str, unit: str = "image") -> Any:
     """A progress bar over `total` images (or other units) on standard error, shown only on a
     terminal (a log or a pipe gets no bar characters); `update(n)` after each batch, `close()`
     at the end."""
-    import sys
-
     from tqdm import tqdm
 
     return tqdm(total=total, desc=description, unit=unit, disable=not sys.stderr.isatty(), leave=False)
@@ -160,8 +159,6 @@ class StepProgress:
     default ten an epoch, and none where `every` is 0. Nothing at all unless `show`."""
 
     def __init__(self, steps: int, done: int, epoch: int, epochs: int, every: int | None, show: bool) -> None:
-        import sys
-
         self.steps, self.done, self.title = steps, done, f"epoch {epoch + 1}/{epochs}"
         self.every = max(1, -(-steps // 10)) if every is None else every
         self.bar = None
@@ -187,8 +184,6 @@ class StepProgress:
             self.bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.4g}", refresh=False)  # drawn by the update
             self.bar.update(1)
         elif self.lines and (self.done % self.every == 0 or self.done == self.steps):
-            import sys
-
             rate = self.images / max(time.perf_counter() - self.started, 1e-9)
             width = len(str(self.steps))
             print(
